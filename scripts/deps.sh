@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages openrsp needs to build, test and run. Idempotent and quiet when
+# everything is present; run as root (or with sudo available). Usage: scripts/deps.sh [--list]
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config   # toolchain
+  clang libclang-rt-14-dev                       # sanitizer build and libFuzzer
+  openssl libssl-dev                             # crypto and TLS (OpenSSL 3)
+  libjansson-dev                                 # JSON (ES9+/ES2+ bindings, manifests)
+  python3                                        # test scripts
+)
+
+if [[ "${1:-}" == "--list" ]]; then
+  printf '%s\n' "${PACKAGES[@]}"
+  exit 0
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists once if they are missing or older than a day.
+if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]]; then
+  $SUDO apt-get update -qq >&2
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || {
+  $SUDO apt-get update -qq >&2
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
