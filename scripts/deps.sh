@@ -9,6 +9,8 @@ PACKAGES=(
   openssl libssl-dev                             # crypto and TLS (OpenSSL 3)
   libjansson-dev                                 # JSON (ES9+/ES2+ bindings, manifests)
   python3                                        # test scripts
+  asn1c                                          # test-only independent ASN.1 decoder
+  clang-format git                               # style check
 )
 
 if [[ "${1:-}" == "--list" ]]; then

@@ -44,9 +44,12 @@ static rsp_err_t ossl_fail(const char *what) {
 
 const char *rsp_curve_name(enum rsp_curve curve) {
   switch (curve) {
-  case RSP_CURVE_NIST_P256: return "nist";
-  case RSP_CURVE_BRAINPOOL_P256R1: return "brp";
-  default: return "none";
+  case RSP_CURVE_NIST_P256:
+    return "nist";
+  case RSP_CURVE_BRAINPOOL_P256R1:
+    return "brp";
+  default:
+    return "none";
   }
 }
 
@@ -55,9 +58,12 @@ enum rsp_curve rsp_curve_parse(const char *name) {
     const char *name;
     enum rsp_curve curve;
   } names[] = {
-      {"nist", RSP_CURVE_NIST_P256},      {"p256", RSP_CURVE_NIST_P256},
-      {"p-256", RSP_CURVE_NIST_P256},     {"prime256v1", RSP_CURVE_NIST_P256},
-      {"secp256r1", RSP_CURVE_NIST_P256}, {"brp", RSP_CURVE_BRAINPOOL_P256R1},
+      {"nist", RSP_CURVE_NIST_P256},
+      {"p256", RSP_CURVE_NIST_P256},
+      {"p-256", RSP_CURVE_NIST_P256},
+      {"prime256v1", RSP_CURVE_NIST_P256},
+      {"secp256r1", RSP_CURVE_NIST_P256},
+      {"brp", RSP_CURVE_BRAINPOOL_P256R1},
       {"brainpool", RSP_CURVE_BRAINPOOL_P256R1},
       {"brainpoolP256r1", RSP_CURVE_BRAINPOOL_P256R1},
   };
@@ -130,8 +136,7 @@ static rsp_err_t aes_pass(const EVP_CIPHER *cipher, int enc, const uint8_t key[1
   int n1 = 0, n2 = 0;
 
   if (!key || (!in && len) || (!out && len)) return RSP_E_INVALID_ARG;
-  if (len % RSP_AES_BLOCK != 0 || len > (size_t)INT_MAX - RSP_AES_BLOCK)
-    return RSP_E_INVALID_ARG;
+  if (len % RSP_AES_BLOCK != 0 || len > (size_t)INT_MAX - RSP_AES_BLOCK) return RSP_E_INVALID_ARG;
   ctx = EVP_CIPHER_CTX_new();
   if (!ctx) {
     rc = RSP_E_NOMEM;
@@ -190,8 +195,7 @@ rsp_err_t rsp_aes128_cmac_v(const uint8_t key[16], const struct rsp_slice *parts
   if (!EVP_MAC_init(ctx, key, RSP_AES128_KEY_LEN, params)) goto crypto_err;
   for (size_t i = 0; i < n; i++)
     if (parts[i].len && !EVP_MAC_update(ctx, parts[i].p, parts[i].len)) goto crypto_err;
-  if (!EVP_MAC_final(ctx, mac, &mac_len, RSP_CMAC_LEN) || mac_len != RSP_CMAC_LEN)
-    goto crypto_err;
+  if (!EVP_MAC_final(ctx, mac, &mac_len, RSP_CMAC_LEN) || mac_len != RSP_CMAC_LEN) goto crypto_err;
   rc = RSP_OK;
   goto out;
 crypto_err:

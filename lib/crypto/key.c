@@ -1,11 +1,11 @@
 /* openrsp lib/crypto: EC keys, ECDSA and ECDH on OpenSSL 3 EVP.
  *
- * RSP uses two curves only, NIST P-256 and brainpoolP256r1 (SGP.22 §2.6.2; the
- * eUICC advertises which of them it supports in euiccCiPKIdListForVerification
- * and ...ForSigning). A struct rsp_key is always on one of them, always carries
- * a named-curve encoding and an uncompressed point format, and its public point
- * has been checked to lie on the curve when the key was made. Later operations
- * (ECDH in particular) rely on that invariant instead of re-validating.
+ * RSP uses two curves only, NIST P-256 and brainpoolP256r1 (SGP.22 §2.6; the eUICC tells
+ * which CI keys, and so which curves, it supports through euiccCiPKIdListForVerification and
+ * euiccCiPKIdListForSigning). A struct rsp_key is always on one of them, always carries a
+ * named-curve encoding and an uncompressed point format, and its public point has been checked
+ * to lie on the curve when the key was made. Later operations (ECDH in particular) rely on that
+ * invariant instead of re-validating.
  */
 #ifndef OPENSSL_API_COMPAT
 #define OPENSSL_API_COMPAT 30000
@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -59,9 +60,12 @@ static rsp_err_t ossl_fail(const char *what, rsp_err_t rc) {
 
 const char *rsp__curve_group(enum rsp_curve curve) {
   switch (curve) {
-  case RSP_CURVE_NIST_P256: return SN_X9_62_prime256v1;
-  case RSP_CURVE_BRAINPOOL_P256R1: return SN_brainpoolP256r1;
-  default: return NULL;
+  case RSP_CURVE_NIST_P256:
+    return SN_X9_62_prime256v1;
+  case RSP_CURVE_BRAINPOOL_P256R1:
+    return SN_brainpoolP256r1;
+  default:
+    return NULL;
   }
 }
 
@@ -72,25 +76,10 @@ static enum rsp_curve curve_of_nid(int nid) {
 }
 
 /* A key read with explicit domain parameters (a SEC1 file written with -param_enc explicit)
- * may carry no curve name at all. Rebuilding the group from its parameters lets OpenSSL match
- * them against its table of named curves, so such a key is still recognised. */
-static int explicit_curve_nid(const EVP_PKEY *pkey) {
-  OSSL_PARAM *params = NULL;
-  EC_GROUP *group = NULL;
-  int nid = NID_undef;
-
-  if (!EVP_PKEY_todata(pkey, EVP_PKEY_KEY_PARAMETERS, &params)) goto out;
-  group = EC_GROUP_new_from_params(params, NULL, NULL);
-  if (!group) goto out;
-  nid = EC_GROUP_get_curve_name(group);
-  if (nid == NID_undef) nid = EC_GROUP_check_named_curve(group, 0, NULL);
-out:
-  EC_GROUP_free(group);
-  OSSL_PARAM_free(params);
-  ERR_clear_error();
-  return nid > 0 ? nid : NID_undef;
-}
-
+ * still reports a group name here: OpenSSL 3 matches decoded explicit parameters against its
+ * table of named curves and keeps the curve's identity, only marking the encoding as explicit
+ * (normalise() below switches that back). Parameters matching neither RSP curve give NONE.
+ * The unit test loads explicit-parameter keys of both curves to hold OpenSSL to this. */
 enum rsp_curve rsp__curve_of(const EVP_PKEY *pkey) {
   char name[64];
   size_t name_len = 0;
@@ -102,7 +91,6 @@ enum rsp_curve rsp__curve_of(const EVP_PKEY *pkey) {
     nid = OBJ_sn2nid(name);
     if (nid == NID_undef) nid = EC_curve_nist2nid(name);
   }
-  if (nid == NID_undef) nid = explicit_curve_nid(pkey);
   ERR_clear_error();
   return curve_of_nid(nid);
 }
@@ -111,7 +99,7 @@ enum rsp_curve rsp__curve_of(const EVP_PKEY *pkey) {
 
 /* Puts the key in the one form RSP uses: named curve (certificates and SubjectPublicKeyInfo in
  * SGP.22 §4.5 carry the curve OID, never explicit parameters) and uncompressed points (the
- * 5F49 otPK values of SGP.22 §5.6 are 04||X||Y). */
+ * [APPLICATION 73] 5F49 otPK values exchanged during profile download are 04||X||Y). */
 static rsp_err_t normalise(EVP_PKEY *pkey) {
   char enc[] = OSSL_PKEY_EC_ENCODING_GROUP;
   char fmt[] = OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED;
@@ -303,8 +291,8 @@ static EVP_PKEY *parse_pem(const uint8_t *data, size_t len, bool private_key) {
  * SubjectPublicKeyInfo. Trailing bytes mean the input is not one DER object and are refused. */
 static EVP_PKEY *parse_der(const uint8_t *data, size_t len, bool private_key) {
   const unsigned char *p = data;
-  EVP_PKEY *pkey = private_key ? d2i_AutoPrivateKey(NULL, &p, (long)len)
-                               : d2i_PUBKEY(NULL, &p, (long)len);
+  EVP_PKEY *pkey =
+      private_key ? d2i_AutoPrivateKey(NULL, &p, (long)len) : d2i_PUBKEY(NULL, &p, (long)len);
   if (pkey && p != data + len) {
     EVP_PKEY_free(pkey);
     pkey = NULL;
@@ -331,8 +319,8 @@ rsp_err_t rsp_key_parse(const uint8_t *data, size_t len, bool private_key, struc
   if (len > RSP_KEY_FILE_MAX) return RSP_E_BUF_CAP;
   pkey = looks_like_pem(data, len) ? parse_pem(data, len, private_key)
                                    : parse_der(data, len, private_key);
-  if (!pkey) return ossl_fail(private_key ? "private key parse" : "public key parse",
-                              RSP_E_KEY_INVALID);
+  if (!pkey)
+    return ossl_fail(private_key ? "private key parse" : "public key parse", RSP_E_KEY_INVALID);
   if (private_key && EVP_PKEY_is_a(pkey, "EC") && (rc = check_pair(pkey)) != RSP_OK) {
     EVP_PKEY_free(pkey);
     return rc;
@@ -405,9 +393,14 @@ rsp_err_t rsp_key_write_pem(const struct rsp_key *key, bool private_key, const c
 
   if (!key || !path) return RSP_E_INVALID_ARG;
   if (private_key && !key->has_private) return RSP_E_KEY_INVALID;
-  /* A private key file is created readable by its owner only, before any byte is written. */
+  /* A private key file is made readable by its owner only before any byte is written; the
+   * fchmod covers a file that already existed with a wider mode. */
   fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, private_key ? 0600 : 0644);
   if (fd < 0) return RSP_E_IO;
+  if (private_key && fchmod(fd, 0600) != 0) {
+    close(fd);
+    return RSP_E_IO;
+  }
   f = fdopen(fd, "w");
   if (!f) {
     close(fd);
@@ -475,11 +468,11 @@ rsp_err_t rsp_key_spki(const struct rsp_key *key, struct rsp_buf *out) {
 
 /* ---- ECDSA ----------------------------------------------------------------------------------- */
 
-/* RSP signatures (the 5F37 values of SGP.22 §5.5 and the eUICC and SM-DP+ signatures of
- * SGP.32) are r||s, 32 bytes each, as BSI TR-03111 defines the plain format; OpenSSL speaks
- * the DER ECDSA-Sig-Value of RFC 3279. Conversion is strict in both directions: a DER input
- * must be exactly what a DER encoder would produce (checked by re-encoding it), and r and s
- * must be positive and fit in 32 bytes. */
+/* RSP signatures (the [APPLICATION 55] 5F37 values such as euiccSignature1 and
+ * serverSignature1, and the eIM signatures of SGP.32) are r||s, 32 bytes each, as BSI TR-03111
+ * defines the plain format; OpenSSL speaks the DER ECDSA-Sig-Value of RFC 3279. Conversion is
+ * strict in both directions: a DER input must be exactly what a DER encoder would produce (checked
+ * by re-encoding it), and r and s must be positive and fit in 32 bytes. */
 rsp_err_t rsp_ecdsa_sig_der_to_raw(const uint8_t *der, size_t der_len,
                                    uint8_t raw[RSP_SIG_RAW_LEN]) {
   rsp_err_t rc = RSP_E_SIG_FORMAT;
@@ -569,8 +562,7 @@ rsp_err_t rsp_ecdsa_sign_v(const struct rsp_key *priv, const struct rsp_slice *p
   if (!priv->has_private) return RSP_E_KEY_INVALID;
   md = EVP_MD_CTX_new();
   if (!md) return RSP_E_NOMEM;
-  if (EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, priv->pkey, NULL) != 1)
-    goto crypto_err;
+  if (EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, priv->pkey, NULL) != 1) goto crypto_err;
   for (size_t i = 0; i < n; i++)
     if (parts[i].len && EVP_DigestSignUpdate(md, parts[i].p, parts[i].len) != 1) goto crypto_err;
   if (EVP_DigestSignFinal(md, der, &der_len) != 1) goto crypto_err;
@@ -609,8 +601,7 @@ rsp_err_t rsp_ecdsa_verify_v(const struct rsp_key *pub, const struct rsp_slice *
   if (EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pub->pkey, NULL) != 1)
     goto crypto_err;
   for (size_t i = 0; i < n; i++)
-    if (parts[i].len && EVP_DigestVerifyUpdate(md, parts[i].p, parts[i].len) != 1)
-      goto crypto_err;
+    if (parts[i].len && EVP_DigestVerifyUpdate(md, parts[i].p, parts[i].len) != 1) goto crypto_err;
   v = EVP_DigestVerifyFinal(md, der, der_len);
   if (v == 1) {
     rc = RSP_OK;

@@ -116,8 +116,7 @@ rsp_err_t rsp_signer_inproc_take_key(struct rsp_key *key, struct rsp_signer **ou
     goto out;
   }
   if ((rc = rsp_key_point(key, point)) != RSP_OK) goto out;
-  if ((rc = rsp_key_from_point(rsp_key_curve(key), point, sizeof(point), &pub)) != RSP_OK)
-    goto out;
+  if ((rc = rsp_key_from_point(rsp_key_curve(key), point, sizeof(point), &pub)) != RSP_OK) goto out;
   ip = rsp_calloc(1, sizeof(*ip));
   if (!ip) {
     rc = RSP_E_NOMEM;

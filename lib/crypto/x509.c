@@ -37,20 +37,29 @@ struct rsp_ci_store {
 
 const char *rsp_cert_role_name(enum rsp_cert_role role) {
   switch (role) {
-  case RSP_ROLE_CI: return "CI";
-  case RSP_ROLE_EUICC: return "eUICC";
-  case RSP_ROLE_EUM: return "EUM";
-  case RSP_ROLE_DP_TLS: return "SM-DP+ TLS";
-  case RSP_ROLE_DP_AUTH: return "SM-DP+ auth";
-  case RSP_ROLE_DP_PB: return "SM-DP+ pb";
-  case RSP_ROLE_DS_TLS: return "SM-DS TLS";
-  case RSP_ROLE_DS_AUTH: return "SM-DS auth";
-  case RSP_ROLE_UNKNOWN: break;
+  case RSP_ROLE_CI:
+    return "CI";
+  case RSP_ROLE_EUICC:
+    return "eUICC";
+  case RSP_ROLE_EUM:
+    return "EUM";
+  case RSP_ROLE_DP_TLS:
+    return "SM-DP+ TLS";
+  case RSP_ROLE_DP_AUTH:
+    return "SM-DP+ auth";
+  case RSP_ROLE_DP_PB:
+    return "SM-DP+ pb";
+  case RSP_ROLE_DS_TLS:
+    return "SM-DS TLS";
+  case RSP_ROLE_DS_AUTH:
+    return "SM-DS auth";
+  case RSP_ROLE_UNKNOWN:
+    break;
   }
   return "unknown";
 }
 
-const X509 *rsp__cert_x509(const struct rsp_cert *cert) { return cert ? cert->x509 : NULL; }
+X509 *rsp__cert_x509(const struct rsp_cert *cert) { return cert ? cert->x509 : NULL; }
 
 void rsp__keyid_hex(const struct rsp_keyid *id, char *out, size_t out_size) {
   size_t n = id->len;
@@ -114,7 +123,7 @@ rsp_err_t rsp_cert_parse(const uint8_t *der, size_t len, struct rsp_cert **out) 
   }
   /* EXFLAG_INVALID covers malformed or duplicated extensions; a certificate whose SKI, AKI or
    * constraints cannot be read must not take part in a chain. */
-  if (X509_get_extension_flags(cert->x509) & EXFLAG_INVALID || !X509_get0_pubkey(cert->x509)) {
+  if ((X509_get_extension_flags(cert->x509) & EXFLAG_INVALID) || !X509_get0_pubkey(cert->x509)) {
     rc = RSP_E_CERT_PARSE;
     goto out;
   }

@@ -81,10 +81,14 @@ static bool utf8_valid(const uint8_t *s, size_t n) {
       i++;
       continue;
     }
-    if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1Fu, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0Fu, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07u, min = 0x10000;
-    else return false;
+    if ((c & 0xE0) == 0xC0)
+      k = 1, cp = c & 0x1Fu, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+      k = 2, cp = c & 0x0Fu, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+      k = 3, cp = c & 0x07u, min = 0x10000;
+    else
+      return false;
     if (n - i - 1 < k) return false;
     for (size_t j = 1; j <= k; j++) {
       if ((s[i + j] & 0xC0) != 0x80) return false;
@@ -163,8 +167,7 @@ rsp_err_t rsp_der_get_oid(const struct rsp_der_tlv *tlv, char *out, size_t out_s
     int w;
     if (first) {
       unsigned arc0 = sub < 40 ? 0 : sub < 80 ? 1 : 2;
-      w = snprintf(out + o, out_size - o, "%u.%llu", arc0,
-                   (unsigned long long)(sub - 40u * arc0));
+      w = snprintf(out + o, out_size - o, "%u.%llu", arc0, (unsigned long long)(sub - 40u * arc0));
       first = false;
     } else {
       w = snprintf(out + o, out_size - o, ".%llu", (unsigned long long)sub);

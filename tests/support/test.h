@@ -34,7 +34,8 @@ void rsp_test_skip(const char *why);
     static const struct rsp_test_case cases_[] = {__VA_ARGS__};                                    \
     return rsp_test_main(argc, argv, cases_, sizeof(cases_) / sizeof(cases_[0]));                  \
   }
-#define T(fn) {#fn, fn}
+#define T(fn)                                                                                      \
+  { #fn, fn }
 
 #define CHECK(cond)                                                                                \
   do {                                                                                             \
@@ -53,7 +54,7 @@ void rsp_test_skip(const char *why);
   do {                                                                                             \
     rsp_err_t e_ = (expr);                                                                         \
     rsp_test_checks++;                                                                             \
-    if (e_ != RSP_OK) rsp_test_fail(__FILE__, __LINE__, "%s -> %s", #expr, rsp_err_name(e_));     \
+    if (e_ != RSP_OK) rsp_test_fail(__FILE__, __LINE__, "%s -> %s", #expr, rsp_err_name(e_));      \
   } while (0)
 
 #define CHECK_ERR(expr, want)                                                                      \
@@ -61,14 +62,14 @@ void rsp_test_skip(const char *why);
     rsp_err_t e_ = (expr);                                                                         \
     rsp_test_checks++;                                                                             \
     if (e_ != (want))                                                                              \
-      rsp_test_fail(__FILE__, __LINE__, "%s -> %s, expected %s", #expr, rsp_err_name(e_),         \
+      rsp_test_fail(__FILE__, __LINE__, "%s -> %s, expected %s", #expr, rsp_err_name(e_),          \
                     rsp_err_name(want));                                                           \
   } while (0)
 
 #define CHECK_MEM(a, b, n)                                                                         \
   do {                                                                                             \
     rsp_test_checks++;                                                                             \
-    if (memcmp((a), (b), (n)) != 0) rsp_test_fail(__FILE__, __LINE__, "memcmp(%s, %s)", #a, #b);  \
+    if (memcmp((a), (b), (n)) != 0) rsp_test_fail(__FILE__, __LINE__, "memcmp(%s, %s)", #a, #b);   \
   } while (0)
 
 #define CHECK_STR(a, b)                                                                            \
@@ -104,7 +105,8 @@ struct rsp_test_vector {
   char expected[512];
   bool negative;
 };
-/* Loads every row; returns the count, -1 when the file is absent. Free with rsp_test_vectors_free. */
+/* Loads every row; returns the count, -1 when the file is absent. Free with rsp_test_vectors_free.
+ */
 int rsp_test_vectors_load(struct rsp_test_vector **out);
 void rsp_test_vectors_free(struct rsp_test_vector *v, int n);
 

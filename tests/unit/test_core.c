@@ -10,7 +10,8 @@
 static void errors_have_names_and_messages(void) {
   CHECK_STR(rsp_err_name(RSP_OK), "RSP_OK");
   CHECK_STR(rsp_err_name(RSP_E_DER_TRUNCATED), "RSP_E_DER_TRUNCATED");
-  CHECK_STR(rsp_strerror(RSP_E_CERT_EID_OUT_OF_RANGE), "EID outside the range permitted to the EUM");
+  CHECK_STR(rsp_strerror(RSP_E_CERT_EID_OUT_OF_RANGE),
+            "EID outside the range permitted to the EUM");
   CHECK_STR(rsp_err_name((rsp_err_t)-1), "RSP_E_UNKNOWN");
   CHECK_STR(rsp_err_name((rsp_err_t)5), "RSP_E_UNKNOWN");
   /* Every code is negative and has a distinct name. */

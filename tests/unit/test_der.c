@@ -47,8 +47,8 @@ static void tags_single_and_multi_byte(void) {
   CHECK_EQ(rsp_der_tag_make(RSP_DER_CLASS_CONTEXT, true, 3), 0xA3);
   CHECK_EQ(rsp_der_tag_make(RSP_DER_CLASS_PRIVATE, false, 38), 0xDF26);
   /* Non-minimal high tag forms. */
-  EXPECT_PARSE("9F1E 00", RSP_E_DER_BAD_TAG);   /* number 30 must use the short form */
-  EXPECT_PARSE("9F8051 00", RSP_E_DER_BAD_TAG); /* leading 0x80 padding */
+  EXPECT_PARSE("9F1E 00", RSP_E_DER_BAD_TAG);       /* number 30 must use the short form */
+  EXPECT_PARSE("9F8051 00", RSP_E_DER_BAD_TAG);     /* leading 0x80 padding */
   EXPECT_PARSE("9F81818181 00", RSP_E_DER_BAD_TAG); /* too many tag bytes */
   EXPECT_PARSE("BF", RSP_E_DER_TRUNCATED);
   EXPECT_PARSE("00 00", RSP_E_DER_BAD_TAG); /* BER end-of-contents */
@@ -115,9 +115,15 @@ static void integers_are_minimal(void) {
   static const struct {
     const char *hex;
     int64_t v;
-  } ok[] = {{"02 01 00", 0},       {"02 01 7F", 127},         {"02 02 0080", 128},
-            {"02 01 FF", -1},      {"02 01 80", -128},        {"02 02 FF7F", -129},
-            {"02 02 03EE", 1006},  {"02 03 7FFFFF", 0x7FFFFF}, {"02 08 7FFFFFFFFFFFFFFF", INT64_MAX},
+  } ok[] = {{"02 01 00", 0},
+            {"02 01 7F", 127},
+            {"02 02 0080", 128},
+            {"02 01 FF", -1},
+            {"02 01 80", -128},
+            {"02 02 FF7F", -129},
+            {"02 02 03EE", 1006},
+            {"02 03 7FFFFF", 0x7FFFFF},
+            {"02 08 7FFFFFFFFFFFFFFF", INT64_MAX},
             {"02 08 8000000000000000", INT64_MIN}};
   for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
     CHECK_OK(parse_hex(ok[i].hex, &t, &k));
@@ -184,8 +190,8 @@ static void utf8_strings(void) {
   CHECK_OK(parse_hex("0C 02 C3A9", &t, &k)); /* e-acute */
   CHECK_OK(rsp_der_get_utf8(&t, 1, 128, &s));
   rsp_free(k);
-  static const char *const bad[] = {"0C 02 C0AF", "0C 01 80", "0C 03 EDA080", "0C 01 C3", "0C 01 00",
-                                    "0C 04 F4908080"};
+  static const char *const bad[] = {"0C 02 C0AF", "0C 01 80", "0C 03 EDA080",
+                                    "0C 01 C3",   "0C 01 00", "0C 04 F4908080"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     CHECK_OK(parse_hex(bad[i], &t, &k));
     CHECK_ERR(rsp_der_get_utf8(&t, 0, 128, &s), RSP_E_DER_BAD_VALUE);
@@ -362,6 +368,6 @@ static void validate_tree_walks_children(void) {
 }
 
 RSP_TESTS(T(tags_single_and_multi_byte), T(lengths_are_strict), T(cursor_advances_only_on_success),
-          T(integers_are_minimal), T(booleans_nulls_octets), T(utf8_strings), T(bit_strings), T(oids),
-          T(writer_nests_and_encodes), T(writer_long_lengths_and_primitives),
+          T(integers_are_minimal), T(booleans_nulls_octets), T(utf8_strings), T(bit_strings),
+          T(oids), T(writer_nests_and_encodes), T(writer_long_lengths_and_primitives),
           T(writer_errors_are_sticky), T(validate_tree_walks_children))

@@ -73,7 +73,8 @@ static void trace_vectors(void) {
     rsp_free(d);
     der_rows++;
   }
-  printf("trace vectors: %d DER rows, %d truncated prefixes rejected\n", der_rows, prefixes_checked);
+  printf("trace vectors: %d DER rows, %d truncated prefixes rejected\n", der_rows,
+         prefixes_checked);
   CHECK(der_rows >= 30);
   rsp_test_vectors_free(v, n);
 }

@@ -25,13 +25,13 @@
 
 enum rsp_curve {
   RSP_CURVE_NONE = 0,
-  RSP_CURVE_NIST_P256,      /* 1.2.840.10045.3.1.7 */
+  RSP_CURVE_NIST_P256,       /* 1.2.840.10045.3.1.7 */
   RSP_CURVE_BRAINPOOL_P256R1 /* 1.3.36.3.3.2.8.1.1.7 */
 };
 
-const char *rsp_curve_name(enum rsp_curve curve);       /* "nist" / "brp" */
-enum rsp_curve rsp_curve_parse(const char *name);       /* accepts nist, p256, prime256v1, brp,
-                                                           brainpool, brainpoolP256r1 */
+const char *rsp_curve_name(enum rsp_curve curve); /* "nist" / "brp" */
+enum rsp_curve rsp_curve_parse(const char *name); /* accepts nist, p256, prime256v1, brp,
+                                                     brainpool, brainpoolP256r1 */
 
 /* ---- hashing -------------------------------------------------------------------------------- */
 rsp_err_t rsp_sha256(const void *data, size_t len, uint8_t out[RSP_SHA256_LEN]);

@@ -51,14 +51,14 @@ enum rsp_cert_role rsp_pki_profile_role(enum rsp_pki_profile profile);
 /* Strings are borrowed (they must outlive rsp_pki_issue); NULL or "" leaves a field out. */
 struct rsp_cert_template {
   enum rsp_pki_profile profile;
-  const char *country;     /* C */
-  const char *org;         /* O; for an eUICC it must equal the EUM's permitted O */
-  const char *org_unit;    /* OU */
-  const char *common_name; /* CN */
-  const char *eid;         /* eUICC: the 32-digit EID, written as subject serialNumber */
-  uint64_t serial;         /* 0: random positive 63-bit serial */
-  int64_t not_before;      /* seconds since the epoch; 0: now minus one hour (clock skew) */
-  int64_t not_after;       /* 0: the profile's default lifetime */
+  const char *country;       /* C */
+  const char *org;           /* O; for an eUICC it must equal the EUM's permitted O */
+  const char *org_unit;      /* OU */
+  const char *common_name;   /* CN */
+  const char *eid;           /* eUICC: the 32-digit EID, written as subject serialNumber */
+  uint64_t serial;           /* 0: random positive 63-bit serial */
+  int64_t not_before;        /* seconds since the epoch; 0: now minus one hour (clock skew) */
+  int64_t not_after;         /* 0: the profile's default lifetime */
   const char *permitted_ein; /* EUM: serialNumber prefix of nameConstraints (e.g. "89049032") */
   const char *permitted_org; /* EUM: O of nameConstraints; NULL: the EUM's own O */
   const char *san_rid;       /* registeredID in subjectAltName (SGP.26 uses 2.999.n); NULL: none */
@@ -84,6 +84,12 @@ rsp_err_t rsp_pki_issue(const struct rsp_cert_template *tpl, const struct rsp_ke
 /* RFC 5280 §4.2.1.2 method 1 key identifier: SHA-1 of the subjectPublicKey BIT STRING value.
  * This is the SKI of every SGP.26 certificate, and the euiccCiPKId of a CI. */
 rsp_err_t rsp_pki_key_id(const struct rsp_key *key, struct rsp_keyid *out);
+
+/* The EID range an EUM certificate permits: serialNumber (EIN) and O of the first
+ * directoryName in its nameConstraints permittedSubtrees (org may be NULL). RSP_E_NOT_FOUND
+ * when there is none. */
+rsp_err_t rsp_pki_eum_range(const struct rsp_cert *eum, char *ein, size_t ein_size, char *org,
+                            size_t org_size);
 
 /* Writes the certificate's DER bytes, or PEM ("CERTIFICATE") when pem is true. */
 rsp_err_t rsp_pki_cert_write(const struct rsp_cert *cert, const char *path, bool pem);

@@ -80,9 +80,9 @@ const struct rsp_cert *rsp_ci_store_get(const struct rsp_ci_store *store, size_t
 void rsp_ci_store_free(struct rsp_ci_store *store); /* NULL-safe */
 
 struct rsp_chain_opts {
-  int64_t now;                 /* seconds since the epoch; 0 = current time */
-  bool ignore_time;            /* skip expiry checks (test cards, offline cards) */
-  const uint8_t *ci_ski;       /* when set, the chain must end at this CI (euiccCiPKIdToBeUsed) */
+  int64_t now;           /* seconds since the epoch; 0 = current time */
+  bool ignore_time;      /* skip expiry checks (test cards, offline cards) */
+  const uint8_t *ci_ski; /* when set, the chain must end at this CI (euiccCiPKIdToBeUsed) */
   size_t ci_ski_len;
   const uint8_t *expected_eid; /* when set (16 bytes), the eUICC cert's EID must equal it */
 };

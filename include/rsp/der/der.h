@@ -65,7 +65,8 @@ uint32_t rsp_der_tag_make(uint8_t cls, bool constructed, uint32_t number);
 /* Number of encoded bytes of a tag value (1..4). */
 size_t rsp_der_tag_size(uint32_t tag);
 
-/* ---- reading ---------------------------------------------------------------------------------- */
+/* ---- reading ----------------------------------------------------------------------------------
+ */
 
 /* Reads one TLV at *p; on success *p points past it. */
 rsp_err_t rsp_der_read_tlv(const uint8_t **p, const uint8_t *end, struct rsp_der_tlv *out);
@@ -115,7 +116,8 @@ rsp_err_t rsp_der_get_bitstring(const struct rsp_der_tlv *tlv, unsigned *unused,
 rsp_err_t rsp_der_get_oid(const struct rsp_der_tlv *tlv, char *out, size_t out_size);
 rsp_err_t rsp_der_get_enum(const struct rsp_der_tlv *tlv, int64_t *out);
 
-/* ---- writing ---------------------------------------------------------------------------------- */
+/* ---- writing ----------------------------------------------------------------------------------
+ */
 
 struct rsp_der_writer {
   struct rsp_buf *buf;
@@ -139,8 +141,7 @@ void rsp_der_put_raw(struct rsp_der_writer *w, const void *raw, size_t len);
 void rsp_der_put_int64(struct rsp_der_writer *w, uint32_t tag, int64_t v);
 void rsp_der_put_uint64(struct rsp_der_writer *w, uint32_t tag, uint64_t v);
 /* Unsigned big-endian magnitude -> minimal two's-complement INTEGER. */
-void rsp_der_put_uint_bytes(struct rsp_der_writer *w, uint32_t tag, const uint8_t *mag,
-                            size_t len);
+void rsp_der_put_uint_bytes(struct rsp_der_writer *w, uint32_t tag, const uint8_t *mag, size_t len);
 void rsp_der_put_bool(struct rsp_der_writer *w, uint32_t tag, bool v);
 void rsp_der_put_null(struct rsp_der_writer *w, uint32_t tag);
 void rsp_der_put_octets(struct rsp_der_writer *w, uint32_t tag, const void *p, size_t len);
