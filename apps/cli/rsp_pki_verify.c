@@ -331,32 +331,40 @@ out : {
   rsp_cert_free(cert);
 }
 
+/* Loads the manifest and prepares an empty CI store; false (with a message) on failure. */
+static bool verifier_open(struct verifier *v, const struct cli_pki_opts *o) {
+  memset(v, 0, sizeof(*v));
+  v->o = o;
+  v->copts.now = o->at;
+  v->copts.ignore_time = o->ignore_time;
+  return load_manifest(v) && rsp_ci_store_new(&v->cis) == RSP_OK && (v->results = json_array());
+}
+
+static void verifier_close(struct verifier *v) {
+  rsp_cert_free(v->eum);
+  rsp_ci_store_free(v->cis);
+  json_decref(v->results);
+  json_decref(v->manifest);
+}
+
 int cli_pki_check(const struct cli_pki_opts *o) {
   struct verifier v;
-  int rc = CLI_EXIT_FAIL, anchors_failed;
+  int rc = CLI_EXIT_FAIL;
 
-  memset(&v, 0, sizeof(v));
-  v.o = o;
-  v.copts.now = o->at;
-  v.copts.ignore_time = o->ignore_time;
-  if (!load_manifest(&v)) goto out;
-  if (rsp_ci_store_new(&v.cis) != RSP_OK || !(v.results = json_array())) goto out;
+  if (!verifier_open(&v, o)) goto out;
   verify_ci(&v);
   verify_eum(&v);
-  anchors_failed = v.failed;
-  if (anchors_failed) {
+  if (v.failed) {
     cli_err("%s: the directory's own CI or EUM does not verify; run rsp-pki verify", o->dir);
     goto out;
   }
-  v.checked = v.failed = 0;
+  v.checked = v.failed = 0; /* the anchors are context; the summary counts the files */
+  json_array_clear(v.results);
   for (int i = 0; i < o->n_files; i++) check_one(&v, o->files[i]);
   print_summary(&v);
   rc = v.failed == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
-  rsp_cert_free(v.eum);
-  rsp_ci_store_free(v.cis);
-  json_decref(v.results);
-  json_decref(v.manifest);
+  verifier_close(&v);
   return rc;
 }
 
@@ -364,12 +372,7 @@ int cli_pki_verify(const struct cli_pki_opts *o) {
   struct verifier v;
   int rc = CLI_EXIT_FAIL;
 
-  memset(&v, 0, sizeof(v));
-  v.o = o;
-  v.copts.now = o->at;
-  v.copts.ignore_time = o->ignore_time;
-  if (!load_manifest(&v)) goto out;
-  if (rsp_ci_store_new(&v.cis) != RSP_OK || !(v.results = json_array())) goto out;
+  if (!verifier_open(&v, o)) goto out;
   if (!o->json) {
     const char *curve = json_string_value(json_object_get(v.manifest, "curve"));
     printf("verifying %s (curve %s)\n", o->dir, curve ? curve : "?");
@@ -378,9 +381,6 @@ int cli_pki_verify(const struct cli_pki_opts *o) {
   print_summary(&v);
   rc = v.failed == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
-  rsp_cert_free(v.eum);
-  rsp_ci_store_free(v.cis);
-  json_decref(v.results);
-  json_decref(v.manifest);
+  verifier_close(&v);
   return rc;
 }

@@ -202,4 +202,30 @@ expect_rc 0 "$PKI" import-sgp26 --from "$SHARED/sgp26" --dir "$WORK/sgp26-host" 
 expect_rc 0 "$PKI" verify --dir "$WORK/sgp26-host" --ignore-time
 openssl x509 -inform DER -in "$WORK/sgp26-host/smdp/tls/cert.der" -noout -ext subjectAltName |
   grep -q "DNS:localhost" || fail "new SM-DP+ TLS SAN"
+step "check: the SGP.26 invalid certificates, each rejected for its reason"
+INV="$SHARED/sgp26/InvalidTestCases"
+expect_rc 1 "$PKI" check --dir "$WORK/sgp26-host" --eid 89049032123451234512345678901235 \
+  --json "$INV"/*.der
+cp "$WORK/out.txt" "$WORK/check.json"
+python3 - "$WORK/check.json" <<'EOF'
+import json, sys
+r = {e["cert"]: e for e in json.load(open(sys.argv[1]))["results"]}
+want = {
+    "CERT_EUICC_ECDSA_NIST_EXPIRED.der": "RSP_E_CERT_EXPIRED",
+    "CERT_EUICC_ECDSA_NIST_INVALID.der": "RSP_E_CERT_SIG_INVALID",
+    "CERT_EUICC_ECDSA_NIST_INVALID_EID.der": "RSP_E_CERT_EID_OUT_OF_RANGE",
+    "CERT_EUICC_ECDSA_NIST_UNMATCHED_EID.der": "RSP_E_CERT_EID_MISMATCH",
+    "CERT_EUM_ECDSA_NIST_EXPIRED.der": "RSP_E_CERT_EXPIRED",
+    "CERT_EUM_ECDSA_NIST_INVALID.der": "RSP_E_CERT_SIG_INVALID",
+    "CERT_EUM_ECDSA_NIST_UNKNOWN_CI.der": "RSP_E_CERT_UNKNOWN_CI",
+    "CERT_UNKNOWN_CI_ECDSA_NIST.der": "RSP_E_CERT_UNKNOWN_CI",
+}
+assert len(r) == len(want), sorted(r)
+for name, err in want.items():
+    assert r[name]["ok"] is False and r[name]["error"] == err, (name, r[name])
+EOF
+expect_rc 0 "$PKI" check --dir "$WORK/sgp26-host" --eid 89049032123451234512345678901235 \
+  "$SHARED/sgp26/eUICC/CERT_EUICC_ECDSA_NIST.der" "$SHARED/sgp26/EUM/CERT_EUM_ECDSA_NIST.der" \
+  "$SHARED/sgp26/DPauth/CERT_S_SM_DPauth_ECDSA_NIST.der"
+expect_rc 2 "$PKI" check --dir "$WORK/sgp26-host"
 echo "all rsp-pki checks passed"
