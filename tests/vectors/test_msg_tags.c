@@ -40,8 +40,8 @@ static void check_one(const char *production, uint32_t tag) {
   unsigned ref_class = (unsigned)(ref & 3), ref_number = (unsigned)(ref >> 2);
   unsigned our_class = rsp_der_tag_class(tag) >> 6;
   if (ref_class != our_class || ref_number != rsp_der_tag_number(tag))
-    rsp_test_fail(__FILE__, __LINE__, "%s: tag 0x%X, reference class %u number %u", production,
-                  tag, ref_class, ref_number);
+    rsp_test_fail(__FILE__, __LINE__, "%s: tag 0x%X, reference class %u number %u", production, tag,
+                  ref_class, ref_number);
   if (is_constructed_type(td) != rsp_der_tag_constructed(tag))
     rsp_test_fail(__FILE__, __LINE__, "%s: tag 0x%X has the wrong constructed bit", production,
                   tag);
