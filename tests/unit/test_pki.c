@@ -41,6 +41,16 @@ static rsp_err_t issue(struct party *p, const struct rsp_cert_template *t, enum 
                        issuer ? issuer->signer : p->signer, &p->cert);
 }
 
+/* Issues into a throw-away party and returns the result; for the cases that must be refused. */
+static rsp_err_t issue_refused(const struct rsp_cert_template *t, enum rsp_curve curve,
+                               const struct party *issuer) {
+  struct party p = {0};
+  rsp_err_t rc = issue(&p, t, curve, issuer);
+  rsp_cert_free(p.cert);
+  rsp_signer_destroy(p.signer);
+  return rc;
+}
+
 static void pki_free(struct pki *k) {
   struct party *all[] = {&k->ci,    &k->eum,    &k->euicc,    &k->dp_auth,
                          &k->dp_pb, &k->dp_tls, &k->eim_sign, &k->eim_tls};
@@ -176,18 +186,12 @@ static void test_refusals(void) {
   build(&k, RSP_CURVE_NIST_P256);
   rsp_pki_template_init(&t, RSP_PKI_EUICC);
   t.eid = EID_OTHER_EIN;
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_NIST_P256, &k.eum), RSP_E_CERT_EID_OUT_OF_RANGE);
-  rsp_signer_destroy(p.signer);
-  p.signer = NULL;
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_NIST_P256, &k.eum), RSP_E_CERT_EID_OUT_OF_RANGE);
   t.eid = EID_OK;
   t.org = "Another EUM"; /* the permitted O is "openrsp Test EUM" */
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_NIST_P256, &k.eum), RSP_E_CERT_EID_OUT_OF_RANGE);
-  rsp_signer_destroy(p.signer);
-  p.signer = NULL;
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_NIST_P256, &k.eum), RSP_E_CERT_EID_OUT_OF_RANGE);
   t.eid = "8904903212345";
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_NIST_P256, &k.eum), RSP_E_INVALID_ARG);
-  rsp_signer_destroy(p.signer);
-  p.signer = NULL;
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_NIST_P256, &k.eum), RSP_E_INVALID_ARG);
   /* Out of range but issued on purpose: the chain must say EID_OUT_OF_RANGE. */
   rsp_pki_template_init(&t, RSP_PKI_EUICC);
   t.eid = EID_OTHER_EIN;
@@ -202,28 +206,19 @@ static void test_refusals(void) {
   /* An eUICC certificate straight from the CI: wrong issuer role. */
   t.unchecked = false;
   t.eid = EID_OK;
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_NIST_P256, &k.ci), RSP_E_CERT_POLICY);
-  rsp_signer_destroy(p.signer);
-  p.signer = NULL;
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_NIST_P256, &k.ci), RSP_E_CERT_POLICY);
   /* Curves do not mix within a chain. */
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_BRAINPOOL_P256R1, &k.eum), RSP_E_INVALID_ARG);
-  rsp_signer_destroy(p.signer);
-  p.signer = NULL;
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_BRAINPOOL_P256R1, &k.eum), RSP_E_INVALID_ARG);
   /* A signer that does not hold the issuer's key. */
   CHECK_OK(new_signer(RSP_CURVE_NIST_P256, &other.signer));
   other.cert = k.eum.cert;
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_NIST_P256, &other), RSP_E_INVALID_ARG);
-  rsp_signer_destroy(p.signer);
-  p.signer = NULL;
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_NIST_P256, &other), RSP_E_INVALID_ARG);
   rsp_signer_destroy(other.signer);
   /* TLS needs a DNS name, and a clean one. */
   rsp_pki_template_init(&t, RSP_PKI_DP_TLS);
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_NIST_P256, &k.ci), RSP_E_INVALID_ARG);
-  rsp_signer_destroy(p.signer);
-  p.signer = NULL;
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_NIST_P256, &k.ci), RSP_E_INVALID_ARG);
   t.san_dns = "host, DNS:evil.example";
-  CHECK_ERR(issue(&p, &t, RSP_CURVE_NIST_P256, &k.ci), RSP_E_INVALID_ARG);
-  rsp_signer_destroy(p.signer);
+  CHECK_ERR(issue_refused(&t, RSP_CURVE_NIST_P256, &k.ci), RSP_E_INVALID_ARG);
   pki_free(&k);
 }
 
