@@ -6,7 +6,7 @@ BUILD     ?= build
 ASAN      ?= build-asan
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps build build-asan test test-fast demo bench format format-check clean
+.PHONY: all deps build build-asan test test-fast demo bench format format-check gen clean
 
 all: build
 
@@ -44,6 +44,10 @@ demo: build
 
 bench: build
 	@bench/crypto/run.sh $(BUILD)/bench/crypto/bench_crypto
+
+# Regenerates the message tables from the reference ASN.1 modules (needs ../shared or RSP_SHARED).
+gen:
+	python3 tools/msggen/msggen.py $${RSP_SHARED:-../shared}/spec/asn1 include/rsp/msg/asn1.h lib/msg/asn1_tables.c
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,0 +1,23 @@
+/* lib/msg internals shared by the codec files. */
+#ifndef RSP_MSG_MSG_INTERNAL_H
+#define RSP_MSG_MSG_INTERNAL_H
+
+#include "rsp/msg/msg.h"
+
+/* The common layout of every generated SEQUENCE OF struct and every CHOICE struct. */
+struct rsp_msg_list {
+  struct rsp_slice raw;
+  void *v;
+  size_t n;
+};
+
+struct rsp_msg_choice {
+  struct rsp_slice raw;
+  int which;
+};
+
+size_t rsp__msg_item_size(const struct rsp_msg_field *f);
+bool rsp__msg_present(const struct rsp_msg_field *f, const void *src);
+bool rsp__msg_field_accepts(const struct rsp_msg_field *f, uint32_t tag);
+
+#endif
