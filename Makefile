@@ -44,6 +44,7 @@ demo: build
 
 bench: build
 	@bench/crypto/run.sh $(BUILD)/bench/crypto/bench_crypto
+	@if [ -x $(BUILD)/bench/msg/bench_msg ]; then $(BUILD)/bench/msg/bench_msg 1; else echo "bench_msg: not built (needs asn1c)"; fi
 
 # Regenerates the message tables from the reference ASN.1 modules (needs ../shared or RSP_SHARED).
 gen:

@@ -9,6 +9,7 @@
 
 #include "msg_internal.h"
 #include "rsp/msg/asn1.h"
+#include "rsp/msg/sgp32_v10.h"
 
 #define MAX_FIELDS 64 /* components of one SEQUENCE: EUICCInfo2 has 21 */
 
@@ -236,6 +237,29 @@ out:
   return rc;
 }
 
+/* Keeps an unknown component (an extension of a later version, EXTENSIBILITY IMPLIED) with its
+ * position, so that re-encoding reproduces the received bytes. */
+static rsp_err_t keep_ext(struct ctx *c, const struct rsp_der_tlv *tlv,
+                          const struct rsp_der_tlv *child, struct rsp_msg_seq_head *head,
+                          uint16_t before) {
+  rsp_err_t rc = rsp_der_validate_tree(child->raw, child->raw_len);
+  if (rc != RSP_OK) return rc;
+  if (!head->ext) {
+    size_t cap = 0;
+    const uint8_t *p, *end;
+    struct rsp_der_tlv tmp;
+    rsp_der_children(tlv, &p, &end);
+    while (p < end && rsp_der_read_tlv(&p, end, &tmp) == RSP_OK) cap++;
+    head->ext = rsp_arena_alloc(c->arena, sizeof *head->ext);
+    if (!head->ext || !(head->ext->v = rsp_arena_alloc(c->arena, cap * sizeof *head->ext->v)))
+      return RSP_E_NOMEM;
+  }
+  struct rsp_msg_ext_item *it = &head->ext->v[head->ext->n++];
+  it->tlv = rsp_msg_slice(child->raw, child->raw_len);
+  it->before = before;
+  return RSP_OK;
+}
+
 static rsp_err_t decode_seq(struct ctx *c, const struct rsp_msg_type *t,
                             const struct rsp_der_tlv *tlv, uint8_t *obj) {
   bool seen[MAX_FIELDS] = {false};
@@ -252,7 +276,8 @@ static rsp_err_t decode_seq(struct ctx *c, const struct rsp_msg_type *t,
     if (i == t->nfields) {
       for (uint16_t k = 0; k < pos; k++)
         if (rsp__msg_field_accepts(&t->fields[k], child.tag)) return RSP_E_DER_UNEXPECTED_TAG;
-      continue; /* an extension this version does not know (EXTENSIBILITY IMPLIED) */
+      if ((rc = keep_ext(c, tlv, &child, (struct rsp_msg_seq_head *)obj, pos)) != RSP_OK) return rc;
+      continue;
     }
     const struct rsp_msg_field *f = &t->fields[i];
     if ((rc = decode_field(c, f, &child, obj + f->offset, false)) != RSP_OK) return rc;
@@ -460,7 +485,13 @@ static void encode_constructed(struct wctx *c, const struct rsp_msg_type *t, uin
     for (size_t i = 0; i < list->n && c->w->err == RSP_OK; i++)
       encode_field(c, &t->fields[0], (const uint8_t *)list->v + i * isz, true);
   } else {
-    for (uint16_t i = 0; i < t->nfields && c->w->err == RSP_OK; i++) {
+    const struct rsp_msg_ext *ext = ((const struct rsp_msg_seq_head *)obj)->ext;
+    size_t e = 0;
+    for (uint16_t i = 0; i <= t->nfields && c->w->err == RSP_OK; i++) {
+      /* extensions kept from a received message go back where they were */
+      for (; ext && e < ext->n && ext->v[e].before <= i; e++)
+        rsp_der_put_raw(c->w, ext->v[e].tlv.p, ext->v[e].tlv.len);
+      if (i == t->nfields) break;
       const struct rsp_msg_field *f = &t->fields[i];
       if (rsp__msg_present(f, o + f->offset))
         encode_field(c, f, o + f->offset, false);
@@ -500,9 +531,16 @@ rsp_err_t rsp_msg_encode(const struct rsp_msg_type *t, const void *value, struct
 /* ---- helpers ----------------------------------------------------------------------------------
  */
 
+/* The hand-written SGP.32 v1.0 forms, found by name like the generated ones. */
+static const struct rsp_msg_type *const v10_types[] = {
+    &rsp_msgt_v10_get_eim_package_request, &rsp_msgt_v10_epr_and_notifications,
+    &rsp_msgt_v10_provide_eim_package_result, &rsp_msgt_v10_provide_eim_package_result_response};
+
 const struct rsp_msg_type *rsp_msg_type_find(const char *name) {
   for (size_t i = 0; i < rsp_msg_all_types_count; i++)
     if (strcmp(rsp_msg_all_types[i]->name, name) == 0) return rsp_msg_all_types[i];
+  for (size_t i = 0; i < sizeof v10_types / sizeof v10_types[0]; i++)
+    if (strcmp(v10_types[i]->name, name) == 0) return v10_types[i];
   return NULL;
 }
 

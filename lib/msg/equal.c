@@ -56,6 +56,12 @@ static bool equal_constructed(const struct rsp_msg_type *t, const void *a, const
         return false;
     return true;
   }
+  const struct rsp_msg_ext *ea = ((const struct rsp_msg_seq_head *)a)->ext;
+  const struct rsp_msg_ext *eb = ((const struct rsp_msg_seq_head *)b)->ext;
+  size_t na = ea ? ea->n : 0, nb = eb ? eb->n : 0;
+  if (na != nb) return false;
+  for (size_t i = 0; i < na; i++)
+    if (ea->v[i].before != eb->v[i].before || !slice_eq(&ea->v[i].tlv, &eb->v[i].tlv)) return false;
   for (uint16_t i = 0; i < t->nfields; i++) {
     const struct rsp_msg_field *f = &t->fields[i];
     if (!field_eq(f, oa + f->offset, ob + f->offset, false)) return false;

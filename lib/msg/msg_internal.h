@@ -2,6 +2,7 @@
 #ifndef RSP_MSG_MSG_INTERNAL_H
 #define RSP_MSG_MSG_INTERNAL_H
 
+#include "rsp/core/alloc.h"
 #include "rsp/msg/msg.h"
 
 /* The common layout of every generated SEQUENCE OF struct and every CHOICE struct. */
@@ -9,6 +10,12 @@ struct rsp_msg_list {
   struct rsp_slice raw;
   void *v;
   size_t n;
+};
+
+/* The common head of every generated SEQUENCE struct. */
+struct rsp_msg_seq_head {
+  struct rsp_slice raw;
+  struct rsp_msg_ext *ext;
 };
 
 struct rsp_msg_choice {

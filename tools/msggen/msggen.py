@@ -637,6 +637,7 @@ def emit(gen, hpath, cpath):
                 h.append("    %s%s%s; /* %s */" % (ct, sep, f["c"], describe(f)))
             h.append("  } u;")
         else:
+            h.append("  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */")
             for f in r["fields"]:
                 ct = ctype(f, member=True)
                 sep = "" if ct.endswith("*") else " "

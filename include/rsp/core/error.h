@@ -46,7 +46,10 @@
   XX(NOT_FOUND, "not found")                                                                       \
   XX(EXISTS, "already exists")                                                                     \
   XX(UNSUPPORTED, "not supported")                                                                 \
-  XX(STATE, "operation not allowed in the current state")
+  XX(STATE, "operation not allowed in the current state")                                          \
+  XX(JSON_INVALID, "JSON: malformed body, wrong value type or value not allowed")                  \
+  XX(JSON_MISSING, "JSON: mandatory key missing")                                                  \
+  XX(BASE64_INVALID, "invalid base64")
 
 typedef enum rsp_err {
   RSP_OK = 0,

@@ -685,6 +685,7 @@ struct rsp_msg_esipa_message_from_eim_to_ipa;
 /* GetEuiccInfo1Request (SEQUENCE) */
 struct rsp_msg_get_euicc_info1_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* EUICCInfo1.euiccCiPKIdListForVerification (SEQUENCE OF) */
@@ -704,6 +705,7 @@ struct rsp_msg_euicc_info1_euicc_ci_pk_id_list_for_signing {
 /* EUICCInfo1 (SEQUENCE) */
 struct rsp_msg_euicc_info1 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice svn; /* 82 SIZE(3) */
   struct rsp_msg_euicc_info1_euicc_ci_pk_id_list_for_verification *euicc_ci_pk_id_list_for_verification; /* A9 */
   struct rsp_msg_euicc_info1_euicc_ci_pk_id_list_for_signing *euicc_ci_pk_id_list_for_signing; /* AA */
@@ -712,6 +714,7 @@ struct rsp_msg_euicc_info1 {
 /* GetEuiccInfo2Request (SEQUENCE) */
 struct rsp_msg_get_euicc_info2_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* EUICCInfo2.euiccCiPKIdListForVerification (SEQUENCE OF) */
@@ -731,6 +734,7 @@ struct rsp_msg_euicc_info2_euicc_ci_pk_id_list_for_signing {
 /* CertificationDataObject (SEQUENCE) */
 struct rsp_msg_certification_data_object {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice platform_label; /* 80 */
   struct rsp_slice discovery_base_url; /* 81 */
 };
@@ -745,6 +749,7 @@ struct rsp_msg_euicc_info2_additional_euicc_profile_package_versions {
 /* EUICCInfo2 (SEQUENCE) */
 struct rsp_msg_euicc_info2 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice profile_version; /* 81 SIZE(3) */
   struct rsp_slice svn; /* 82 SIZE(3) */
   struct rsp_slice euicc_firmware_ver; /* 83 SIZE(3) */
@@ -768,12 +773,14 @@ struct rsp_msg_euicc_info2 {
 /* DeviceAdditionalFeatureSupport (SEQUENCE) */
 struct rsp_msg_device_additional_feature_support {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice nai_support; /* 80 SIZE(3) OPTIONAL */
 };
 
 /* DeviceCapabilities (SEQUENCE) */
 struct rsp_msg_device_capabilities {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice gsm_supported_release; /* 80 SIZE(3) OPTIONAL */
   struct rsp_slice utran_supported_release; /* 81 SIZE(3) OPTIONAL */
   struct rsp_slice cdma2000onex_supported_release; /* 82 SIZE(3) OPTIONAL */
@@ -794,6 +801,7 @@ struct rsp_msg_device_capabilities {
 /* DeviceInfo (SEQUENCE) */
 struct rsp_msg_device_info {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice tac; /* 80 SIZE(4) */
   struct rsp_msg_device_capabilities *device_capabilities; /* A1 */
   struct rsp_slice imei; /* 82 SIZE(8) OPTIONAL */
@@ -819,6 +827,7 @@ struct rsp_msg_profile_info_list_request_search_criteria {
 /* ProfileInfoListRequest (SEQUENCE) */
 struct rsp_msg_profile_info_list_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_profile_info_list_request_search_criteria *search_criteria; /* A0 OPTIONAL */
   struct rsp_slice tag_list; /* 5C OPTIONAL */
 };
@@ -826,6 +835,7 @@ struct rsp_msg_profile_info_list_request {
 /* NotificationConfigurationInformation (SEQUENCE) */
 struct rsp_msg_notification_configuration_information {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice profile_management_operation; /* 80 */
   struct rsp_slice notification_address; /* 81 */
 };
@@ -840,6 +850,7 @@ struct rsp_msg_profile_info_notification_configuration_info {
 /* OperatorId (SEQUENCE) */
 struct rsp_msg_operator_id {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice mcc_mnc; /* 80 SIZE(3) */
   struct rsp_slice gid1; /* 81 OPTIONAL */
   struct rsp_slice gid2; /* 82 OPTIONAL */
@@ -848,12 +859,14 @@ struct rsp_msg_operator_id {
 /* DpProprietaryData (SEQUENCE) */
 struct rsp_msg_dp_proprietary_data {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice dp_oid; /* 80 */
 };
 
 /* VendorSpecificExtension.item (SEQUENCE) */
 struct rsp_msg_vendor_specific_extension_item {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice vendor_oid; /* 80 */
   struct rsp_slice vendor_specific_data; /* A1 explicit, inner any */
 };
@@ -868,6 +881,7 @@ struct rsp_msg_vendor_specific_extension {
 /* ProfileInfo (SEQUENCE) */
 struct rsp_msg_profile_info {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) OPTIONAL */
   struct rsp_slice isdp_aid; /* 4F SIZE(1..16) OPTIONAL */
   struct rsp_msg_int profile_state; /* 9F70 OPTIONAL */
@@ -916,6 +930,7 @@ struct rsp_msg_store_metadata_request_notification_configuration_info {
 /* StoreMetadataRequest (SEQUENCE) */
 struct rsp_msg_store_metadata_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) */
   struct rsp_slice service_provider_name; /* 91 SIZE(0..32) */
   struct rsp_slice profile_name; /* 92 SIZE(0..64) */
@@ -932,6 +947,7 @@ struct rsp_msg_store_metadata_request {
 /* UpdateMetadataRequest (SEQUENCE) */
 struct rsp_msg_update_metadata_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice service_provider_name; /* 91 SIZE(0..32) OPTIONAL */
   struct rsp_slice profile_name; /* 92 SIZE(0..64) OPTIONAL */
   struct rsp_msg_int icon_type; /* 93 OPTIONAL */
@@ -943,6 +959,7 @@ struct rsp_msg_update_metadata_request {
 /* SmdpSigned2 (SEQUENCE) */
 struct rsp_msg_smdp_signed2 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   bool cc_required_flag; /* 1 */
   struct rsp_slice bpp_euicc_otpk; /* 5F49 OPTIONAL */
@@ -951,6 +968,7 @@ struct rsp_msg_smdp_signed2 {
 /* PrepareDownloadRequest (SEQUENCE) */
 struct rsp_msg_prepare_download_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_smdp_signed2 *smdp_signed2; /* 30 */
   struct rsp_slice smdp_signature2; /* 5F37 */
   struct rsp_slice hash_cc; /* 4 SIZE(32) OPTIONAL */
@@ -960,6 +978,7 @@ struct rsp_msg_prepare_download_request {
 /* EUICCSigned2 (SEQUENCE) */
 struct rsp_msg_euicc_signed2 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_slice euicc_otpk; /* 5F49 */
   struct rsp_slice hash_cc; /* 4 SIZE(32) OPTIONAL */
@@ -968,6 +987,7 @@ struct rsp_msg_euicc_signed2 {
 /* PrepareDownloadResponseOk (SEQUENCE) */
 struct rsp_msg_prepare_download_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_signed2 *euicc_signed2; /* 30 */
   struct rsp_slice euicc_signature2; /* 5F37 */
 };
@@ -975,6 +995,7 @@ struct rsp_msg_prepare_download_response_ok {
 /* PrepareDownloadResponseError (SEQUENCE) */
 struct rsp_msg_prepare_download_response_error {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   int64_t download_error_code; /* 2 */
 };
@@ -997,6 +1018,7 @@ struct rsp_msg_prepare_download_response {
 /* ServerSigned1 (SEQUENCE) */
 struct rsp_msg_server_signed1 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_slice euicc_challenge; /* 81 SIZE(16) */
   struct rsp_slice server_address; /* 83 */
@@ -1006,6 +1028,7 @@ struct rsp_msg_server_signed1 {
 /* CtxParamsForCommonAuthentication (SEQUENCE) */
 struct rsp_msg_ctx_params_for_common_authentication {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice matching_id; /* 80 OPTIONAL */
   struct rsp_msg_device_info *device_info; /* A1 */
 };
@@ -1026,6 +1049,7 @@ struct rsp_msg_ctx_params1 {
 /* AuthenticateServerRequest (SEQUENCE) */
 struct rsp_msg_authenticate_server_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_server_signed1 *server_signed1; /* 30 */
   struct rsp_slice server_signature1; /* 5F37 */
   struct rsp_slice euicc_ci_pk_id_to_be_used; /* 4 SubjectKeyIdentifier */
@@ -1036,6 +1060,7 @@ struct rsp_msg_authenticate_server_request {
 /* EuiccSigned1 (SEQUENCE) */
 struct rsp_msg_euicc_signed1 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_slice server_address; /* 83 */
   struct rsp_slice server_challenge; /* 84 SIZE(16) */
@@ -1046,6 +1071,7 @@ struct rsp_msg_euicc_signed1 {
 /* AuthenticateResponseOk (SEQUENCE) */
 struct rsp_msg_authenticate_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_signed1 *euicc_signed1; /* 30 */
   struct rsp_slice euicc_signature1; /* 5F37 */
   struct rsp_slice euicc_certificate; /* 30 Certificate */
@@ -1055,6 +1081,7 @@ struct rsp_msg_authenticate_response_ok {
 /* AuthenticateResponseError (SEQUENCE) */
 struct rsp_msg_authenticate_response_error {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   int64_t authenticate_error_code; /* 2 */
 };
@@ -1077,6 +1104,7 @@ struct rsp_msg_authenticate_server_response {
 /* CancelSessionRequest (SEQUENCE) */
 struct rsp_msg_cancel_session_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   int64_t reason; /* 81 */
 };
@@ -1084,6 +1112,7 @@ struct rsp_msg_cancel_session_request {
 /* EuiccCancelSessionSigned (SEQUENCE) */
 struct rsp_msg_euicc_cancel_session_signed {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_slice smdp_oid; /* 81 */
   int64_t reason; /* 82 */
@@ -1092,6 +1121,7 @@ struct rsp_msg_euicc_cancel_session_signed {
 /* CancelSessionResponseOk (SEQUENCE) */
 struct rsp_msg_cancel_session_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_cancel_session_signed *euicc_cancel_session_signed; /* 30 */
   struct rsp_slice euicc_cancel_session_signature; /* 5F37 */
 };
@@ -1114,6 +1144,7 @@ struct rsp_msg_cancel_session_response {
 /* ControlRefTemplate (SEQUENCE) */
 struct rsp_msg_control_ref_template {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice key_type; /* 80 SIZE(1) */
   struct rsp_slice key_len; /* 81 SIZE(1) */
   struct rsp_slice host_id; /* 84 SIZE(1..16) */
@@ -1122,6 +1153,7 @@ struct rsp_msg_control_ref_template {
 /* InitialiseSecureChannelRequest (SEQUENCE) */
 struct rsp_msg_initialise_secure_channel_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t remote_op_id; /* 82 */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_control_ref_template *control_ref_template; /* A6 */
@@ -1160,6 +1192,7 @@ struct rsp_msg_bound_profile_package_sequence_of86 {
 /* BoundProfilePackage (SEQUENCE) */
 struct rsp_msg_bound_profile_package {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_initialise_secure_channel_request *initialise_secure_channel_request; /* BF23 */
   struct rsp_msg_bound_profile_package_first_sequence_of87 *first_sequence_of87; /* A0 */
   struct rsp_msg_bound_profile_package_sequence_of88 *sequence_of88; /* A1 */
@@ -1170,17 +1203,20 @@ struct rsp_msg_bound_profile_package {
 /* GetEuiccChallengeRequest (SEQUENCE) */
 struct rsp_msg_get_euicc_challenge_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* GetEuiccChallengeResponse (SEQUENCE) */
 struct rsp_msg_get_euicc_challenge_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice euicc_challenge; /* 80 SIZE(16) */
 };
 
 /* NotificationMetadata (SEQUENCE) */
 struct rsp_msg_notification_metadata {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t seq_number; /* 80 */
   struct rsp_slice profile_management_operation; /* 81 */
   struct rsp_slice notification_address; /* C */
@@ -1190,6 +1226,7 @@ struct rsp_msg_notification_metadata {
 /* SuccessResult (SEQUENCE) */
 struct rsp_msg_success_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice aid; /* 4F SIZE(5..16) */
   struct rsp_slice sima_response; /* 4 */
 };
@@ -1197,6 +1234,7 @@ struct rsp_msg_success_result {
 /* ErrorResult (SEQUENCE) */
 struct rsp_msg_error_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t bpp_command_id; /* 80 */
   int64_t error_reason; /* 81 */
   struct rsp_slice sima_response; /* 82 OPTIONAL */
@@ -1220,6 +1258,7 @@ struct rsp_msg_profile_installation_result_data_final_result {
 /* ProfileInstallationResultData (SEQUENCE) */
 struct rsp_msg_profile_installation_result_data {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_notification_metadata *notification_metadata; /* BF2F */
   struct rsp_slice smdp_oid; /* 6 */
@@ -1229,6 +1268,7 @@ struct rsp_msg_profile_installation_result_data {
 /* ProfileInstallationResult (SEQUENCE) */
 struct rsp_msg_profile_installation_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_profile_installation_result_data *profile_installation_result_data; /* BF27 */
   struct rsp_slice euicc_sign_pir; /* 5F37 */
 };
@@ -1236,6 +1276,7 @@ struct rsp_msg_profile_installation_result {
 /* ListNotificationRequest (SEQUENCE) */
 struct rsp_msg_list_notification_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice profile_management_operation; /* 81 OPTIONAL */
 };
 
@@ -1264,6 +1305,7 @@ struct rsp_msg_list_notification_response {
 /* SetNicknameRequest (SEQUENCE) */
 struct rsp_msg_set_nickname_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) */
   struct rsp_slice profile_nickname; /* 90 SIZE(0..64) */
 };
@@ -1271,12 +1313,14 @@ struct rsp_msg_set_nickname_request {
 /* SetNicknameResponse (SEQUENCE) */
 struct rsp_msg_set_nickname_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t set_nickname_result; /* 80 */
 };
 
 /* InitialiseSecureChannelRequest-ver (SEQUENCE) */
 struct rsp_msg_initialise_secure_channel_request_ver {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t remote_op_id; /* 82 */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_control_ref_template *control_ref_template; /* A6 */
@@ -1287,12 +1331,14 @@ struct rsp_msg_initialise_secure_channel_request_ver {
 /* ConfigureISDPRequest (SEQUENCE) */
 struct rsp_msg_configure_isdp_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_dp_proprietary_data *dp_proprietary_data; /* B8 OPTIONAL */
 };
 
 /* ReplaceSessionKeysRequest (SEQUENCE) */
 struct rsp_msg_replace_session_keys_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice initial_mac_chaining_value; /* 80 */
   struct rsp_slice ppk_enc; /* 81 */
   struct rsp_slice ppk_cmac; /* 82 */
@@ -1316,12 +1362,14 @@ struct rsp_msg_retrieve_notifications_list_request_search_criteria {
 /* RetrieveNotificationsListRequest (SEQUENCE) */
 struct rsp_msg_retrieve_notifications_list_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_retrieve_notifications_list_request_search_criteria *search_criteria; /* A0 OPTIONAL */
 };
 
 /* OtherSignedNotification (SEQUENCE) */
 struct rsp_msg_other_signed_notification {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_notification_metadata *tbs_other_notification; /* BF2F */
   struct rsp_slice euicc_notification_signature; /* 5F37 */
   struct rsp_slice euicc_certificate; /* 30 Certificate */
@@ -1368,12 +1416,14 @@ struct rsp_msg_retrieve_notifications_list_response {
 /* NotificationSentRequest (SEQUENCE) */
 struct rsp_msg_notification_sent_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t seq_number; /* 80 */
 };
 
 /* NotificationSentResponse (SEQUENCE) */
 struct rsp_msg_notification_sent_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t delete_notification_status; /* 80 */
 };
 
@@ -1395,6 +1445,7 @@ struct rsp_msg_enable_profile_request_profile_identifier {
 /* EnableProfileRequest (SEQUENCE) */
 struct rsp_msg_enable_profile_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_enable_profile_request_profile_identifier *profile_identifier; /* A0 */
   bool refresh_flag; /* 81 */
 };
@@ -1402,6 +1453,7 @@ struct rsp_msg_enable_profile_request {
 /* EnableProfileResponse (SEQUENCE) */
 struct rsp_msg_enable_profile_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t enable_result; /* 80 */
 };
 
@@ -1423,6 +1475,7 @@ struct rsp_msg_disable_profile_request_profile_identifier {
 /* DisableProfileRequest (SEQUENCE) */
 struct rsp_msg_disable_profile_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_disable_profile_request_profile_identifier *profile_identifier; /* A0 */
   bool refresh_flag; /* 81 */
 };
@@ -1430,6 +1483,7 @@ struct rsp_msg_disable_profile_request {
 /* DisableProfileResponse (SEQUENCE) */
 struct rsp_msg_disable_profile_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t disable_result; /* 80 */
 };
 
@@ -1451,36 +1505,42 @@ struct rsp_msg_delete_profile_request {
 /* DeleteProfileResponse (SEQUENCE) */
 struct rsp_msg_delete_profile_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t delete_result; /* 80 */
 };
 
 /* EuiccMemoryResetRequest (SEQUENCE) */
 struct rsp_msg_euicc_memory_reset_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice reset_options; /* 82 */
 };
 
 /* EuiccMemoryResetResponse (SEQUENCE) */
 struct rsp_msg_euicc_memory_reset_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t reset_result; /* 80 */
 };
 
 /* GetEuiccDataRequest (SEQUENCE) */
 struct rsp_msg_get_euicc_data_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice tag_list; /* 5C SIZE(1) */
 };
 
 /* GetEuiccDataResponse (SEQUENCE) */
 struct rsp_msg_get_euicc_data_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eid_value; /* 5A SIZE(16) */
 };
 
 /* GetRatRequest (SEQUENCE) */
 struct rsp_msg_get_rat_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* ProfilePolicyAuthorisationRule.allowedOperators (SEQUENCE OF) */
@@ -1493,6 +1553,7 @@ struct rsp_msg_profile_policy_authorisation_rule_allowed_operators {
 /* ProfilePolicyAuthorisationRule (SEQUENCE) */
 struct rsp_msg_profile_policy_authorisation_rule {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice ppr_ids; /* 80 */
   struct rsp_msg_profile_policy_authorisation_rule_allowed_operators *allowed_operators; /* A1 */
   struct rsp_slice ppr_flags; /* 82 */
@@ -1508,6 +1569,7 @@ struct rsp_msg_rules_authorisation_table {
 /* GetRatResponse (SEQUENCE) */
 struct rsp_msg_get_rat_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_rules_authorisation_table *rat; /* A0 */
 };
 
@@ -1521,6 +1583,7 @@ struct rsp_msg_segmented_crl_list {
 /* LoadCRLRequest (SEQUENCE) */
 struct rsp_msg_load_crl_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice crl; /* A0 CertificateList */
 };
 
@@ -1534,6 +1597,7 @@ struct rsp_msg_load_crl_response_ok_missing_parts {
 /* LoadCRLResponseOk (SEQUENCE) */
 struct rsp_msg_load_crl_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_load_crl_response_ok_missing_parts *missing_parts; /* A0 OPTIONAL */
 };
 
@@ -1555,6 +1619,7 @@ struct rsp_msg_load_crl_response {
 /* InitiateAuthenticationRequest (SEQUENCE) */
 struct rsp_msg_initiate_authentication_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice euicc_challenge; /* 81 SIZE(16) */
   struct rsp_slice smdp_address; /* 83 */
   struct rsp_msg_euicc_info1 *euicc_info1; /* BF20 */
@@ -1563,6 +1628,7 @@ struct rsp_msg_initiate_authentication_request {
 /* AuthenticateClientRequest (SEQUENCE) */
 struct rsp_msg_authenticate_client_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_authenticate_server_response *authenticate_server_response; /* BF38 */
 };
@@ -1570,6 +1636,7 @@ struct rsp_msg_authenticate_client_request {
 /* GetBoundProfilePackageRequest (SEQUENCE) */
 struct rsp_msg_get_bound_profile_package_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_prepare_download_response *prepare_download_response; /* BF21 */
 };
@@ -1577,6 +1644,7 @@ struct rsp_msg_get_bound_profile_package_request {
 /* CancelSessionRequestEs9 (SEQUENCE) */
 struct rsp_msg_cancel_session_request_es9 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_cancel_session_response *cancel_session_response; /* A1 */
 };
@@ -1584,6 +1652,7 @@ struct rsp_msg_cancel_session_request_es9 {
 /* HandleNotification (SEQUENCE) */
 struct rsp_msg_handle_notification {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_pending_notification *pending_notification; /* A0 */
 };
 
@@ -1611,6 +1680,7 @@ struct rsp_msg_remote_profile_provisioning_request {
 /* InitiateAuthenticationOkEs9 (SEQUENCE) */
 struct rsp_msg_initiate_authentication_ok_es9 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_server_signed1 *server_signed1; /* 30 */
   struct rsp_slice server_signature1; /* 5F37 */
@@ -1636,6 +1706,7 @@ struct rsp_msg_initiate_authentication_response {
 /* AuthenticateClientOk (SEQUENCE) */
 struct rsp_msg_authenticate_client_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_store_metadata_request *profile_meta_data; /* BF25 */
   struct rsp_msg_smdp_signed2 *smdp_signed2; /* 30 */
@@ -1661,6 +1732,7 @@ struct rsp_msg_authenticate_client_response_es9 {
 /* GetBoundProfilePackageOk (SEQUENCE) */
 struct rsp_msg_get_bound_profile_package_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_bound_profile_package *bound_profile_package; /* BF36 */
 };
@@ -1683,6 +1755,7 @@ struct rsp_msg_get_bound_profile_package_response {
 /* CancelSessionOk (SEQUENCE) */
 struct rsp_msg_cancel_session_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* CancelSessionResponseEs9 (CHOICE) */
@@ -1703,6 +1776,7 @@ struct rsp_msg_cancel_session_response_es9 {
 /* EventEntries (SEQUENCE) */
 struct rsp_msg_event_entries {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice event_id; /* 80 */
   struct rsp_slice rsp_server_address; /* 81 */
 };
@@ -1717,6 +1791,7 @@ struct rsp_msg_authenticate_client_ok_es11_event_entries {
 /* AuthenticateClientOkEs11 (SEQUENCE) */
 struct rsp_msg_authenticate_client_ok_es11 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_authenticate_client_ok_es11_event_entries *event_entries; /* A1 */
 };
@@ -1760,11 +1835,13 @@ struct rsp_msg_remote_profile_provisioning_response {
 /* EuiccConfiguredAddressesRequest (SEQUENCE) */
 struct rsp_msg_euicc_configured_addresses_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* EuiccConfiguredAddressesResponse (SEQUENCE) */
 struct rsp_msg_euicc_configured_addresses_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice default_dp_address; /* 80 OPTIONAL */
   struct rsp_slice root_ds_address; /* 81 */
 };
@@ -1772,6 +1849,7 @@ struct rsp_msg_euicc_configured_addresses_response {
 /* ISDRProprietaryApplicationTemplate (SEQUENCE) */
 struct rsp_msg_isdr_proprietary_application_template {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice svn; /* 82 SIZE(3) */
   struct rsp_slice lpae_support; /* 3 OPTIONAL */
 };
@@ -1779,30 +1857,35 @@ struct rsp_msg_isdr_proprietary_application_template {
 /* LpaeActivationRequest (SEQUENCE) */
 struct rsp_msg_lpae_activation_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice lpae_option; /* 80 */
 };
 
 /* LpaeActivationResponse (SEQUENCE) */
 struct rsp_msg_lpae_activation_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t lpae_activation_result; /* 80 */
 };
 
 /* SetDefaultDpAddressRequest (SEQUENCE) */
 struct rsp_msg_set_default_dp_address_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice default_dp_address; /* 80 */
 };
 
 /* SetDefaultDpAddressResponse (SEQUENCE) */
 struct rsp_msg_set_default_dp_address_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t set_default_dp_address_result; /* 80 */
 };
 
 /* Psmo.enable (SEQUENCE) */
 struct rsp_msg_psmo_enable {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) */
   bool rollback_flag; /* 5 OPTIONAL */
 };
@@ -1810,23 +1893,27 @@ struct rsp_msg_psmo_enable {
 /* Psmo.disable (SEQUENCE) */
 struct rsp_msg_psmo_disable {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) */
 };
 
 /* Psmo.delete (SEQUENCE) */
 struct rsp_msg_psmo_delete {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) */
 };
 
 /* Psmo.getRAT (SEQUENCE) */
 struct rsp_msg_psmo_get_rat {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* Psmo.configureImmediateEnable (SEQUENCE) */
 struct rsp_msg_psmo_configure_immediate_enable {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool immediate_enable_flag; /* 80 OPTIONAL */
   struct rsp_slice default_smdp_oid; /* 81 OPTIONAL */
   struct rsp_slice default_smdp_address; /* 82 OPTIONAL */
@@ -1835,17 +1922,20 @@ struct rsp_msg_psmo_configure_immediate_enable {
 /* Psmo.setFallbackAttribute (SEQUENCE) */
 struct rsp_msg_psmo_set_fallback_attribute {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) */
 };
 
 /* Psmo.unsetFallbackAttribute (SEQUENCE) */
 struct rsp_msg_psmo_unset_fallback_attribute {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* SGP32-SetDefaultDpAddressRequest (SEQUENCE) */
 struct rsp_msg_sgp32_set_default_dp_address_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice default_dp_address; /* 80 */
 };
 
@@ -1918,6 +2008,7 @@ struct rsp_msg_eim_configuration_data_trusted_public_key_data_tls {
 /* EimConfigurationData (SEQUENCE) */
 struct rsp_msg_eim_configuration_data {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_id; /* 80 SIZE(1..128) */
   struct rsp_slice eim_fqdn; /* 81 OPTIONAL */
   struct rsp_msg_int eim_id_type; /* 82 OPTIONAL */
@@ -1933,12 +2024,14 @@ struct rsp_msg_eim_configuration_data {
 /* Eco.deleteEim (SEQUENCE) */
 struct rsp_msg_eco_delete_eim {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_id; /* 80 */
 };
 
 /* Eco.listEim (SEQUENCE) */
 struct rsp_msg_eco_list_eim {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* Eco (CHOICE) */
@@ -1985,6 +2078,7 @@ struct rsp_msg_euicc_package {
 /* EuiccPackageSigned (SEQUENCE) */
 struct rsp_msg_euicc_package_signed {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_id; /* 80 SIZE(1..128) */
   struct rsp_slice eid_value; /* 5A SIZE(16) */
   int64_t counter_value; /* 81 */
@@ -1995,6 +2089,7 @@ struct rsp_msg_euicc_package_signed {
 /* EuiccPackageRequest (SEQUENCE) */
 struct rsp_msg_euicc_package_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_package_signed *euicc_package_signed; /* 30 */
   struct rsp_slice eim_signature; /* 5F37 */
 };
@@ -2030,6 +2125,7 @@ struct rsp_msg_ipa_euicc_data_request_search_criteria_euicc_package_result {
 /* IpaEuiccDataRequest (SEQUENCE) */
 struct rsp_msg_ipa_euicc_data_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice tag_list; /* 5C */
   struct rsp_slice euicc_ci_pk_identifier_to_be_used; /* 4 OPTIONAL */
   struct rsp_msg_ipa_euicc_data_request_search_criteria_notification *search_criteria_notification; /* A1 OPTIONAL */
@@ -2040,6 +2136,7 @@ struct rsp_msg_ipa_euicc_data_request {
 /* ProfileDownloadData.contactSmds (SEQUENCE) */
 struct rsp_msg_profile_download_data_contact_smds {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice smds_address; /* 80 OPTIONAL */
 };
 
@@ -2063,6 +2160,7 @@ struct rsp_msg_profile_download_data {
 /* ProfileDownloadTriggerRequest (SEQUENCE) */
 struct rsp_msg_profile_download_trigger_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_profile_download_data *profile_download_data; /* A0 OPTIONAL */
   struct rsp_slice eim_transaction_id; /* 82 SIZE(1..16) OPTIONAL */
 };
@@ -2084,6 +2182,7 @@ struct rsp_msg_sgp32_profile_info_notification_configuration_info {
 /* SGP32-ProfileInfo (SEQUENCE) */
 struct rsp_msg_sgp32_profile_info {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) OPTIONAL */
   struct rsp_slice isdp_aid; /* 4F SIZE(1..16) OPTIONAL */
   struct rsp_msg_int profile_state; /* 9F70 OPTIONAL */
@@ -2143,6 +2242,7 @@ struct rsp_msg_add_eim_result {
 /* EimIdInfo (SEQUENCE) */
 struct rsp_msg_eim_id_info {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_id; /* 80 SIZE(1..128) */
   struct rsp_msg_int eim_id_type; /* 82 OPTIONAL */
 };
@@ -2172,6 +2272,7 @@ struct rsp_msg_list_eim_result {
 /* SGP32-SetDefaultDpAddressResponse (SEQUENCE) */
 struct rsp_msg_sgp32_set_default_dp_address_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t set_default_dp_address_result; /* 80 */
 };
 
@@ -2226,6 +2327,7 @@ struct rsp_msg_euicc_package_result_data_signed_euicc_result {
 /* EuiccPackageResultDataSigned (SEQUENCE) */
 struct rsp_msg_euicc_package_result_data_signed {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_id; /* 80 SIZE(1..128) */
   int64_t counter_value; /* 81 */
   struct rsp_slice eim_transaction_id; /* 82 SIZE(1..16) OPTIONAL */
@@ -2236,6 +2338,7 @@ struct rsp_msg_euicc_package_result_data_signed {
 /* EuiccPackageResultSigned (SEQUENCE) */
 struct rsp_msg_euicc_package_result_signed {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_package_result_data_signed *euicc_package_result_data_signed; /* 30 */
   struct rsp_slice euicc_sign_epr; /* 5F37 */
 };
@@ -2243,6 +2346,7 @@ struct rsp_msg_euicc_package_result_signed {
 /* EuiccPackageErrorDataSigned (SEQUENCE) */
 struct rsp_msg_euicc_package_error_data_signed {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_id; /* 80 SIZE(1..128) */
   int64_t counter_value; /* 81 */
   struct rsp_slice eim_transaction_id; /* 82 SIZE(1..16) OPTIONAL */
@@ -2252,6 +2356,7 @@ struct rsp_msg_euicc_package_error_data_signed {
 /* EuiccPackageErrorSigned (SEQUENCE) */
 struct rsp_msg_euicc_package_error_signed {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_package_error_data_signed *euicc_package_error_data_signed; /* 30 */
   struct rsp_slice euicc_sign_epe; /* 5F37 */
 };
@@ -2259,6 +2364,7 @@ struct rsp_msg_euicc_package_error_signed {
 /* EuiccPackageErrorUnsigned (SEQUENCE) */
 struct rsp_msg_euicc_package_error_unsigned {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_id; /* 80 SIZE(1..128) */
   struct rsp_slice eim_transaction_id; /* 82 SIZE(1..16) OPTIONAL */
   struct rsp_msg_int association_token; /* 84 OPTIONAL */
@@ -2284,6 +2390,7 @@ struct rsp_msg_euicc_package_result {
 /* IpaEuiccDataResponseError (SEQUENCE) */
 struct rsp_msg_ipa_euicc_data_response_error {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_transaction_id; /* 80 SIZE(1..16) OPTIONAL */
   int64_t ipa_euicc_data_error_code; /* 2 */
 };
@@ -2291,6 +2398,7 @@ struct rsp_msg_ipa_euicc_data_response_error {
 /* SGP32-ProfileInstallationResult (SEQUENCE) */
 struct rsp_msg_sgp32_profile_installation_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_profile_installation_result_data *profile_installation_result_data; /* BF27 */
   struct rsp_slice euicc_sign_pir; /* 5F37 */
 };
@@ -2298,6 +2406,7 @@ struct rsp_msg_sgp32_profile_installation_result {
 /* CompactSuccessResult (SEQUENCE) */
 struct rsp_msg_compact_success_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice compact_aid; /* 4F SIZE(2) */
   struct rsp_slice sima_response; /* 4 OPTIONAL */
 };
@@ -2320,6 +2429,7 @@ struct rsp_msg_compact_profile_installation_result_data_compact_final_result {
 /* CompactProfileInstallationResultData (SEQUENCE) */
 struct rsp_msg_compact_profile_installation_result_data {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   int64_t seq_number; /* 2 */
   struct rsp_msg_bool iccid_present; /* 1 DEFAULT TRUE */
@@ -2329,6 +2439,7 @@ struct rsp_msg_compact_profile_installation_result_data {
 /* CompactProfileInstallationResult (SEQUENCE) */
 struct rsp_msg_compact_profile_installation_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_compact_profile_installation_result_data *compact_profile_installation_result_data; /* A0 */
   struct rsp_slice euicc_sign_pir; /* 5F37 */
 };
@@ -2336,6 +2447,7 @@ struct rsp_msg_compact_profile_installation_result {
 /* CompactOtherSignedNotification (SEQUENCE) */
 struct rsp_msg_compact_other_signed_notification {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eid_value; /* 5A SIZE(16) OPTIONAL */
   struct rsp_msg_notification_metadata *tbs_other_notification; /* BF2F */
   struct rsp_slice euicc_notification_signature; /* 5F37 */
@@ -2412,6 +2524,7 @@ struct rsp_msg_io_t_specific_info_iot_version {
 /* IoTSpecificInfo (SEQUENCE) */
 struct rsp_msg_io_t_specific_info {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_io_t_specific_info_iot_version *iot_version; /* A0 */
   bool ecall_supported; /* 81 OPTIONAL */
   bool fallback_supported; /* 82 OPTIONAL */
@@ -2420,6 +2533,7 @@ struct rsp_msg_io_t_specific_info {
 /* SGP32-EUICCInfo2 (SEQUENCE) */
 struct rsp_msg_sgp32_euicc_info2 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice profile_version; /* 81 SIZE(3) */
   struct rsp_slice svn; /* 82 SIZE(3) */
   struct rsp_slice euicc_firmware_ver; /* 83 SIZE(3) */
@@ -2448,6 +2562,7 @@ struct rsp_msg_sgp32_euicc_info2 {
 /* IpaCapabilities (SEQUENCE) */
 struct rsp_msg_ipa_capabilities {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice ipa_features; /* 80 */
   struct rsp_slice ipa_supported_protocols; /* 81 OPTIONAL */
 };
@@ -2455,6 +2570,7 @@ struct rsp_msg_ipa_capabilities {
 /* IpaEuiccData (SEQUENCE) */
 struct rsp_msg_ipa_euicc_data {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_pending_notification_list *notifications_list; /* A0 OPTIONAL */
   struct rsp_slice default_smdp_address; /* 81 OPTIONAL */
   struct rsp_msg_euicc_package_result_list *euicc_package_result_list; /* A2 OPTIONAL */
@@ -2487,6 +2603,7 @@ struct rsp_msg_ipa_euicc_data_response {
 /* ProfileDownloadTriggerResult.profileDownloadTriggerResultData.profileDownloadError (SEQUENCE) */
 struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data_profile_download_error {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t profile_download_error_reason; /* 80 */
   struct rsp_slice error_response; /* 4 OPTIONAL */
 };
@@ -2509,6 +2626,7 @@ struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_d
 /* ProfileDownloadTriggerResult (SEQUENCE) */
 struct rsp_msg_profile_download_trigger_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_transaction_id; /* 82 SIZE(1..16) OPTIONAL */
   struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data *profile_download_trigger_result_data; /*  */
 };
@@ -2516,18 +2634,21 @@ struct rsp_msg_profile_download_trigger_result {
 /* ISDRProprietaryApplicationTemplateIoT (SEQUENCE) */
 struct rsp_msg_isdr_proprietary_application_template_io_t {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice euicc_configuration; /* 80 */
 };
 
 /* IpaeActivationRequest (SEQUENCE) */
 struct rsp_msg_ipae_activation_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice ipae_option; /* 80 */
 };
 
 /* IpaeActivationResponse (SEQUENCE) */
 struct rsp_msg_ipae_activation_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t ipae_activation_result; /* 80 */
 };
 
@@ -2541,6 +2662,7 @@ struct rsp_msg_sgp32_store_metadata_request_notification_configuration_info {
 /* SGP32-StoreMetadataRequest (SEQUENCE) */
 struct rsp_msg_sgp32_store_metadata_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice iccid; /* 5A SIZE(10) */
   struct rsp_slice service_provider_name; /* 91 SIZE(0..32) */
   struct rsp_slice profile_name; /* 92 SIZE(0..64) */
@@ -2559,6 +2681,7 @@ struct rsp_msg_sgp32_store_metadata_request {
 /* SGP32-EuiccSigned1 (SEQUENCE) */
 struct rsp_msg_sgp32_euicc_signed1 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_slice server_address; /* 83 */
   struct rsp_slice server_challenge; /* 84 SIZE(16) */
@@ -2569,6 +2692,7 @@ struct rsp_msg_sgp32_euicc_signed1 {
 /* SGP32-AuthenticateResponseOk (SEQUENCE) */
 struct rsp_msg_sgp32_authenticate_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_sgp32_euicc_signed1 *euicc_signed1; /* 30 */
   struct rsp_slice euicc_signature1; /* 5F37 */
   struct rsp_slice euicc_certificate; /* 30 Certificate */
@@ -2578,6 +2702,7 @@ struct rsp_msg_sgp32_authenticate_response_ok {
 /* CompactEuiccSigned1 (SEQUENCE) */
 struct rsp_msg_compact_euicc_signed1 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice ext_card_resource; /* 84 */
   struct rsp_msg_ctx_params1 *ctx_params1; /* A2 OPTIONAL */
 };
@@ -2600,6 +2725,7 @@ struct rsp_msg_compact_authenticate_response_ok_signed_data {
 /* CompactAuthenticateResponseOk (SEQUENCE) */
 struct rsp_msg_compact_authenticate_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_compact_authenticate_response_ok_signed_data *signed_data; /*  */
   struct rsp_slice euicc_signature1; /* 5F37 */
   struct rsp_slice euicc_certificate; /* A1 Certificate OPTIONAL */
@@ -2626,6 +2752,7 @@ struct rsp_msg_sgp32_authenticate_server_response {
 /* SGP32-AuthenticateClientRequest (SEQUENCE) */
 struct rsp_msg_sgp32_authenticate_client_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_sgp32_authenticate_server_response *authenticate_server_response; /* BF38 */
 };
@@ -2640,6 +2767,7 @@ struct rsp_msg_add_initial_eim_request_eim_configuration_data_list {
 /* AddInitialEimRequest (SEQUENCE) */
 struct rsp_msg_add_initial_eim_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_add_initial_eim_request_eim_configuration_data_list *eim_configuration_data_list; /* A0 */
 };
 
@@ -2683,12 +2811,14 @@ struct rsp_msg_add_initial_eim_response {
 /* SGP32-EuiccMemoryResetRequest (SEQUENCE) */
 struct rsp_msg_sgp32_euicc_memory_reset_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice reset_options; /* 82 */
 };
 
 /* SGP32-EuiccMemoryResetResponse (SEQUENCE) */
 struct rsp_msg_sgp32_euicc_memory_reset_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t reset_result; /* 80 */
   struct rsp_msg_int reset_eim_result; /* 81 OPTIONAL */
   struct rsp_msg_int reset_immediate_enable_config_result; /* 82 OPTIONAL */
@@ -2697,12 +2827,14 @@ struct rsp_msg_sgp32_euicc_memory_reset_response {
 /* GetCertsRequest (SEQUENCE) */
 struct rsp_msg_get_certs_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice euicc_ci_pk_id; /* 80 SubjectKeyIdentifier OPTIONAL */
 };
 
 /* GetCertsResponse.certs (SEQUENCE) */
 struct rsp_msg_get_certs_response_certs {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eum_certificate; /* A5 Certificate */
   struct rsp_slice euicc_certificate; /* A6 Certificate */
 };
@@ -2742,6 +2874,7 @@ struct rsp_msg_sgp32_retrieve_notifications_list_request_search_criteria {
 /* SGP32-RetrieveNotificationsListRequest (SEQUENCE) */
 struct rsp_msg_sgp32_retrieve_notifications_list_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_sgp32_retrieve_notifications_list_request_search_criteria *search_criteria; /* A0 OPTIONAL */
 };
 
@@ -2765,24 +2898,28 @@ struct rsp_msg_sgp32_retrieve_notifications_list_response {
 /* ImmediateEnableRequest (SEQUENCE) */
 struct rsp_msg_immediate_enable_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool refresh_flag; /* 80 */
 };
 
 /* ImmediateEnableResponse (SEQUENCE) */
 struct rsp_msg_immediate_enable_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t immediate_enable_result; /* 80 */
 };
 
 /* ProfileRollbackRequest (SEQUENCE) */
 struct rsp_msg_profile_rollback_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool refresh_flag; /* 80 */
 };
 
 /* ProfileRollbackResponse (SEQUENCE) */
 struct rsp_msg_profile_rollback_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t cmd_result; /* 2 */
   struct rsp_msg_euicc_package_result *e_uicc_package_result; /* BF51 OPTIONAL */
 };
@@ -2790,6 +2927,7 @@ struct rsp_msg_profile_rollback_response {
 /* ConfigureImmediateProfileEnablingRequest (SEQUENCE) */
 struct rsp_msg_configure_immediate_profile_enabling_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool immediate_enable_flag; /* 80 OPTIONAL */
   struct rsp_slice default_smdp_oid; /* 81 OPTIONAL */
   struct rsp_slice default_smdp_address; /* 82 OPTIONAL */
@@ -2798,6 +2936,7 @@ struct rsp_msg_configure_immediate_profile_enabling_request {
 /* ConfigureImmediateProfileEnablingResponse (SEQUENCE) */
 struct rsp_msg_configure_immediate_profile_enabling_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t config_immediate_enable_result; /* 80 */
 };
 
@@ -2817,6 +2956,7 @@ struct rsp_msg_get_eim_configuration_data_request_search_criteria {
 /* GetEimConfigurationDataRequest (SEQUENCE) */
 struct rsp_msg_get_eim_configuration_data_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_get_eim_configuration_data_request_search_criteria *search_criteria; /* A0 OPTIONAL */
 };
 
@@ -2830,65 +2970,76 @@ struct rsp_msg_get_eim_configuration_data_response_eim_configuration_data_list {
 /* GetEimConfigurationDataResponse (SEQUENCE) */
 struct rsp_msg_get_eim_configuration_data_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_get_eim_configuration_data_response_eim_configuration_data_list *eim_configuration_data_list; /* A0 */
 };
 
 /* ExecuteFallbackMechanismRequest (SEQUENCE) */
 struct rsp_msg_execute_fallback_mechanism_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool refresh_flag; /* 80 */
 };
 
 /* ExecuteFallbackMechanismResponse (SEQUENCE) */
 struct rsp_msg_execute_fallback_mechanism_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t execute_fallback_mechanism_result; /* 80 */
 };
 
 /* ReturnFromFallbackRequest (SEQUENCE) */
 struct rsp_msg_return_from_fallback_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool refresh_flag; /* 80 */
 };
 
 /* ReturnFromFallbackResponse (SEQUENCE) */
 struct rsp_msg_return_from_fallback_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t return_from_fallback_result; /* 80 */
 };
 
 /* EnableEmergencyProfileRequest (SEQUENCE) */
 struct rsp_msg_enable_emergency_profile_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool refresh_flag; /* 80 */
 };
 
 /* EnableEmergencyProfileResponse (SEQUENCE) */
 struct rsp_msg_enable_emergency_profile_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t enable_emergency_profile_result; /* 80 */
 };
 
 /* DisableEmergencyProfileRequest (SEQUENCE) */
 struct rsp_msg_disable_emergency_profile_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   bool refresh_flag; /* 80 */
 };
 
 /* DisableEmergencyProfileResponse (SEQUENCE) */
 struct rsp_msg_disable_emergency_profile_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   int64_t disable_emergency_profile_result; /* 80 */
 };
 
 /* GetConnectivityParametersRequest (SEQUENCE) */
 struct rsp_msg_get_connectivity_parameters_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* ConnectivityParameters (SEQUENCE) */
 struct rsp_msg_connectivity_parameters {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice http_params; /* 81 OPTIONAL */
 };
 
@@ -2910,6 +3061,7 @@ struct rsp_msg_get_connectivity_parameters_response {
 /* CompactEuiccSigned2 (SEQUENCE) */
 struct rsp_msg_compact_euicc_signed2 {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice euicc_otpk; /* 5F49 OPTIONAL */
   struct rsp_slice hash_cc; /* 4 SIZE(32) OPTIONAL */
 };
@@ -2917,6 +3069,7 @@ struct rsp_msg_compact_euicc_signed2 {
 /* CompactPrepareDownloadResponseOk (SEQUENCE) */
 struct rsp_msg_compact_prepare_download_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_compact_euicc_signed2 *compact_euicc_signed2; /* 30 */
   struct rsp_slice euicc_signature2; /* 5F37 */
 };
@@ -2941,12 +3094,14 @@ struct rsp_msg_sgp32_prepare_download_response {
 /* CompactEuiccCancelSessionSigned (SEQUENCE) */
 struct rsp_msg_compact_euicc_cancel_session_signed {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_int reason; /* 80 OPTIONAL */
 };
 
 /* CompactCancelSessionResponseOk (SEQUENCE) */
 struct rsp_msg_compact_cancel_session_response_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_compact_euicc_cancel_session_signed *compact_euicc_cancel_session_signed; /* 30 */
   struct rsp_slice euicc_cancel_session_signature; /* 5F37 */
 };
@@ -2971,6 +3126,7 @@ struct rsp_msg_sgp32_cancel_session_response {
 /* InitiateAuthenticationRequestEsipa (SEQUENCE) */
 struct rsp_msg_initiate_authentication_request_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice euicc_challenge; /* 81 SIZE(16) */
   struct rsp_slice smdp_address; /* 83 OPTIONAL */
   struct rsp_msg_euicc_info1 *euicc_info1; /* BF20 OPTIONAL */
@@ -2980,6 +3136,7 @@ struct rsp_msg_initiate_authentication_request_esipa {
 /* AuthenticateClientRequestEsipa (SEQUENCE) */
 struct rsp_msg_authenticate_client_request_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_sgp32_authenticate_server_response *authenticate_server_response; /* BF38 */
 };
@@ -2987,6 +3144,7 @@ struct rsp_msg_authenticate_client_request_esipa {
 /* GetBoundProfilePackageRequestEsipa (SEQUENCE) */
 struct rsp_msg_get_bound_profile_package_request_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_sgp32_prepare_download_response *prepare_download_response; /* BF21 */
 };
@@ -2994,6 +3152,7 @@ struct rsp_msg_get_bound_profile_package_request_esipa {
 /* CancelSessionRequestEsipa (SEQUENCE) */
 struct rsp_msg_cancel_session_request_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_sgp32_cancel_session_response *cancel_session_response; /* A1 */
 };
@@ -3001,6 +3160,7 @@ struct rsp_msg_cancel_session_request_esipa {
 /* EimPackageResult.ePRAndNotifications (SEQUENCE) */
 struct rsp_msg_eim_package_result_e_pr_and_notifications {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_package_result *euicc_package_result; /* BF51 */
   struct rsp_msg_pending_notification_list *notification_list; /* A0 */
 };
@@ -3008,6 +3168,7 @@ struct rsp_msg_eim_package_result_e_pr_and_notifications {
 /* EimPackageResultResponseError (SEQUENCE) */
 struct rsp_msg_eim_package_result_response_error {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eim_transaction_id; /* 80 SIZE(1..16) OPTIONAL */
   int64_t eim_package_result_error_code; /* 2 */
 };
@@ -3036,6 +3197,7 @@ struct rsp_msg_eim_package_result {
 /* ProvideEimPackageResult (SEQUENCE) */
 struct rsp_msg_provide_eim_package_result {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eid_value; /* 5A SIZE(16) OPTIONAL */
   struct rsp_msg_eim_package_result *eim_package_result; /*  */
 };
@@ -3058,6 +3220,7 @@ struct rsp_msg_handle_notification_esipa {
 /* TransferEimPackageResponse.ePRAndNotifications (SEQUENCE) */
 struct rsp_msg_transfer_eim_package_response_e_pr_and_notifications {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_msg_euicc_package_result *euicc_package_result; /* BF51 */
   struct rsp_msg_pending_notification_list *notification_list; /* A0 */
 };
@@ -3086,6 +3249,7 @@ struct rsp_msg_transfer_eim_package_response {
 /* GetEimPackageRequest (SEQUENCE) */
 struct rsp_msg_get_eim_package_request {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice eid_value; /* 5A SIZE(16) */
   bool notify_state_change; /* 80 OPTIONAL */
   struct rsp_msg_int state_change_cause; /* 81 OPTIONAL */
@@ -3122,6 +3286,7 @@ struct rsp_msg_esipa_message_from_ipa_to_eim {
 /* InitiateAuthenticationOkEsipa (SEQUENCE) */
 struct rsp_msg_initiate_authentication_ok_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) OPTIONAL */
   struct rsp_msg_server_signed1 *server_signed1; /* 30 */
   struct rsp_slice server_signature1; /* 5F37 */
@@ -3149,6 +3314,7 @@ struct rsp_msg_initiate_authentication_response_esipa {
 /* AuthenticateClientOkDPEsipa (SEQUENCE) */
 struct rsp_msg_authenticate_client_ok_dp_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) OPTIONAL */
   struct rsp_msg_sgp32_store_metadata_request *profile_meta_data; /* BF25 OPTIONAL */
   struct rsp_msg_smdp_signed2 *smdp_signed2; /* 30 */
@@ -3160,6 +3326,7 @@ struct rsp_msg_authenticate_client_ok_dp_esipa {
 /* AuthenticateClientOkDSEsipa (SEQUENCE) */
 struct rsp_msg_authenticate_client_ok_ds_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) */
   struct rsp_msg_profile_download_trigger_request *profile_download_trigger; /* BF54 OPTIONAL */
 };
@@ -3184,6 +3351,7 @@ struct rsp_msg_authenticate_client_response_esipa {
 /* GetBoundProfilePackageOkEsipa (SEQUENCE) */
 struct rsp_msg_get_bound_profile_package_ok_esipa {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
   struct rsp_slice transaction_id; /* 80 SIZE(1..16) OPTIONAL */
   struct rsp_msg_bound_profile_package *bound_profile_package; /* BF36 */
 };
@@ -3206,6 +3374,7 @@ struct rsp_msg_get_bound_profile_package_response_esipa {
 /* SGP32-CancelSessionOk (SEQUENCE) */
 struct rsp_msg_sgp32_cancel_session_ok {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* CancelSessionResponseEsipa (CHOICE) */
@@ -3264,6 +3433,7 @@ struct rsp_msg_get_eim_package_response {
 /* ProvideEimPackageResultResponse.emptyResponse (SEQUENCE) */
 struct rsp_msg_provide_eim_package_result_response_empty_response {
   struct rsp_slice raw; /* the whole TLV as received (empty when built) */
+  struct rsp_msg_ext *ext; /* unknown extensions as received, re-encoded in place */
 };
 
 /* ProvideEimPackageResultResponse (CHOICE) */

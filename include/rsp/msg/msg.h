@@ -22,7 +22,9 @@
  *     IMPLIED); its bytes are in `raw` and re-encode unchanged;
  *   - a SEQUENCE OF has `v` (array) and `n`.
  * Decoded slices point into the input buffer, structs into the arena: keep both alive.
- * Unknown components of a SEQUENCE (extensions) are skipped, not fatal. */
+ * Unknown components of a SEQUENCE (extensions of a later version) are not fatal: they are kept
+ * in the SEQUENCE's `ext` list with their position and re-encoded where they were, so a message
+ * relayed or re-encoded stays byte for byte what the peer sent. */
 #ifndef RSP_MSG_MSG_H
 #define RSP_MSG_MSG_H
 
@@ -62,6 +64,18 @@ enum rsp_msg_kind {
 #define RSP_MSG_F_HI 0x10u       /* hi is an upper bound */
 
 #define RSP_MSG_ALT_UNKNOWN (-1)
+
+/* One unknown SEQUENCE component: its complete TLV, and the index of the known component it
+ * preceded (nfields when it came last). */
+struct rsp_msg_ext_item {
+  struct rsp_slice tlv;
+  uint16_t before;
+};
+
+struct rsp_msg_ext {
+  struct rsp_msg_ext_item *v;
+  size_t n;
+};
 
 struct rsp_msg_int {
   int64_t v;
@@ -124,6 +138,13 @@ bool rsp_msg_equal(const struct rsp_msg_type *type, const void *a, const void *b
 const struct rsp_msg_type *rsp_msg_type_find(const char *name);
 /* True if `tag` can start a value of `type` (its own tag, or one of an untagged CHOICE's). */
 bool rsp_msg_type_accepts(const struct rsp_msg_type *type, uint32_t tag);
+
+/* Renders a value as JSON text (appended to out): SEQUENCE -> object of the present components,
+ * CHOICE -> {"alternative": value}, SEQUENCE OF -> array, INTEGER/BOOLEAN -> number/bool, NULL ->
+ * null, strings -> strings, OBJECT IDENTIFIER -> dotted string, other bytes -> upper-case hex.
+ * Keys are the ASN.1 identifiers. For logs, tools and the operator API; not a wire format. */
+rsp_err_t rsp_msg_to_json(const struct rsp_msg_type *type, const void *value, bool pretty,
+                          struct rsp_buf *out);
 
 /* DEFAULT-aware accessors. */
 static inline int64_t rsp_msg_int_or(struct rsp_msg_int v, int64_t def) {
