@@ -5,6 +5,8 @@
 
 #include "rsp/der/der.h"
 
+#include "rsp/core/text.h"
+
 /* INTEGER content must be non-empty and minimal: the first 9 bits are not all 0 or all 1. */
 rsp_err_t rsp_der_check_integer(const struct rsp_der_tlv *tlv) {
   const uint8_t *v = tlv->val;
@@ -68,43 +70,11 @@ rsp_err_t rsp_der_get_octets_fixed(const struct rsp_der_tlv *tlv, uint8_t *out, 
   return rc;
 }
 
-/* Well-formed UTF-8 (RFC 3629): shortest form, no surrogates, at most U+10FFFF. NUL is refused
- * because every consumer of these strings is C. */
-static bool utf8_valid(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    size_t k;
-    uint32_t cp, min;
-    if (c == 0) return false;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0)
-      k = 1, cp = c & 0x1Fu, min = 0x80;
-    else if ((c & 0xF0) == 0xE0)
-      k = 2, cp = c & 0x0Fu, min = 0x800;
-    else if ((c & 0xF8) == 0xF0)
-      k = 3, cp = c & 0x07u, min = 0x10000;
-    else
-      return false;
-    if (n - i - 1 < k) return false;
-    for (size_t j = 1; j <= k; j++) {
-      if ((s[i + j] & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (s[i + j] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += k + 1;
-  }
-  return true;
-}
-
 rsp_err_t rsp_der_get_utf8(const struct rsp_der_tlv *tlv, size_t min_len, size_t max_len,
                            struct rsp_slice *out) {
   rsp_err_t rc = rsp_der_get_octets(tlv, min_len, max_len, out);
   if (rc != RSP_OK) return rc;
-  return utf8_valid(tlv->val, tlv->len) ? RSP_OK : RSP_E_DER_BAD_VALUE;
+  return rsp_utf8_valid(tlv->val, tlv->len, false) ? RSP_OK : RSP_E_DER_BAD_VALUE;
 }
 
 rsp_err_t rsp_der_get_utf8_cstr(const struct rsp_der_tlv *tlv, char *out, size_t out_size) {

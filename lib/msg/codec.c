@@ -45,7 +45,7 @@ static bool is_optional(const struct rsp_msg_field *f) {
 }
 
 /* Size of a SEQUENCE OF item (stored by value). */
-size_t rsp__msg_item_size(const struct rsp_msg_field *f) {
+size_t rsp_msg_item_size(const struct rsp_msg_field *f) {
   switch (f->kind) {
   case RSP_MSG_INT:
   case RSP_MSG_ENUM:
@@ -298,7 +298,7 @@ static rsp_err_t decode_seqof(struct ctx *c, const struct rsp_msg_type *t,
                               const struct rsp_der_tlv *tlv, uint8_t *obj) {
   const struct rsp_msg_field *f = &t->fields[0];
   const uint8_t *p, *end;
-  size_t n = 0, isz = rsp__msg_item_size(f);
+  size_t n = 0, isz = rsp_msg_item_size(f);
   rsp_err_t rc;
   struct rsp_der_tlv child;
   rsp_der_children(tlv, &p, &end);
@@ -478,7 +478,7 @@ static void encode_constructed(struct wctx *c, const struct rsp_msg_type *t, uin
   rsp_der_begin(c->w, tag);
   if (t->kind == RSP_MSG_SEQOF) {
     const struct rsp_msg_list *list = obj;
-    size_t isz = rsp__msg_item_size(&t->fields[0]);
+    size_t isz = rsp_msg_item_size(&t->fields[0]);
     if ((t->flags & RSP_MSG_F_LO && (int64_t)list->n < t->lo) ||
         (t->flags & RSP_MSG_F_HI && (int64_t)list->n > t->hi))
       fail(c, RSP_E_DER_RANGE);

@@ -72,7 +72,7 @@ static json_t *constructed_json(const struct rsp_msg_type *t, const void *obj) {
   }
   if (t->kind == RSP_MSG_SEQOF) {
     const struct rsp_msg_list *l = obj;
-    size_t isz = rsp__msg_item_size(&t->fields[0]);
+    size_t isz = rsp_msg_item_size(&t->fields[0]);
     j = json_array();
     for (size_t i = 0; i < l->n; i++)
       json_array_append_new(j, field_json(&t->fields[0], (const uint8_t *)l->v + i * isz, true));

@@ -48,7 +48,7 @@ static bool equal_constructed(const struct rsp_msg_type *t, const void *a, const
   }
   if (t->kind == RSP_MSG_SEQOF) {
     const struct rsp_msg_list *la = a, *lb = b;
-    size_t isz = rsp__msg_item_size(&t->fields[0]);
+    size_t isz = rsp_msg_item_size(&t->fields[0]);
     if (la->n != lb->n) return false;
     for (size_t i = 0; i < la->n; i++)
       if (!field_eq(&t->fields[0], (const uint8_t *)la->v + i * isz,

@@ -14,6 +14,7 @@
 #include "json_internal.h"
 #include "rsp/core/alloc.h"
 #include "rsp/core/hex.h"
+#include "rsp/core/text.h"
 #include "rsp/der/der.h"
 #include "rsp/msg/base64.h"
 
@@ -165,37 +166,6 @@ static rsp_err_t tlv_fail(struct ctx *c, const struct rsp_msg_json_field *f, rsp
   if (rc == RSP_E_DER_BAD_VALUE && f->wrap_len)
     return fail(c, rc, RSP_MSG_JSON_P_DER, "TLV value must be %u bytes", (unsigned)f->wrap_len);
   return fail(c, rc, RSP_MSG_JSON_P_DER, "not one DER TLV: %s", rsp_strerror(rc));
-}
-
-/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t b = s[i];
-    size_t k;
-    uint32_t cp, min;
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    if ((b & 0xE0) == 0xC0) {
-      k = 1, cp = b & 0x1Fu, min = 0x80;
-    } else if ((b & 0xF0) == 0xE0) {
-      k = 2, cp = b & 0x0Fu, min = 0x800;
-    } else if ((b & 0xF8) == 0xF0) {
-      k = 3, cp = b & 0x07u, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (n - i - 1 < k) return false;
-    for (size_t j = 1; j <= k; j++) {
-      if ((s[i + j] & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (s[i + j] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += k + 1;
-  }
-  return true;
 }
 
 /* ---- presence and equality ------------------------------------------------------------------- */
@@ -576,7 +546,7 @@ static rsp_err_t enc_string(struct ctx *c, const struct rsp_msg_json_field *f, c
   size_t n = strlen(s);
   rsp_err_t rc = check_len(c, f, n, RSP_MSG_JSON_MAX_STRING);
   if (rc != RSP_OK) return rc;
-  if (!utf8_valid((const uint8_t *)s, n))
+  if (!rsp_utf8_valid((const uint8_t *)s, n, true))
     return fail(c, RSP_E_INVALID_ARG, RSP_MSG_JSON_P_VALUE, "not valid UTF-8");
   return enc_text(c, s, n, out);
 }

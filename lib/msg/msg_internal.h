@@ -23,7 +23,6 @@ struct rsp_msg_choice {
   int which;
 };
 
-size_t rsp__msg_item_size(const struct rsp_msg_field *f);
 bool rsp__msg_present(const struct rsp_msg_field *f, const void *src);
 bool rsp__msg_field_accepts(const struct rsp_msg_field *f, uint32_t tag);
 

@@ -152,23 +152,6 @@ static bool fill_field(const struct rsp_msg_field *f, void *dst, struct rsp_test
   }
 }
 
-static size_t item_size(const struct rsp_msg_field *f) {
-  switch (f->kind) {
-  case RSP_MSG_INT:
-  case RSP_MSG_ENUM:
-    return sizeof(int64_t);
-  case RSP_MSG_BOOL:
-  case RSP_MSG_NULL:
-    return sizeof(bool);
-  case RSP_MSG_SEQ:
-  case RSP_MSG_SEQOF:
-  case RSP_MSG_CHOICE:
-    return f->type->size;
-  default:
-    return sizeof(struct rsp_slice);
-  }
-}
-
 static bool fill_constructed(const struct rsp_msg_type *t, void *obj, struct rsp_test_rng *r,
                              struct rsp_arena *a, unsigned depth) {
   uint8_t *o = obj;
@@ -183,7 +166,7 @@ static bool fill_constructed(const struct rsp_msg_type *t, void *obj, struct rsp
     int64_t lo = (t->flags & RSP_MSG_F_LO) ? t->lo : 0;
     int64_t n = depth > 6 ? lo : lo + (int64_t)(rsp_test_rng_next(r) % 3);
     if ((t->flags & RSP_MSG_F_HI) && n > t->hi) n = t->hi;
-    size_t isz = item_size(&t->fields[0]);
+    size_t isz = rsp_msg_item_size(&t->fields[0]);
     l->v = rsp_arena_alloc(a, n ? (size_t)n * isz : 1);
     l->n = (size_t)n;
     if (!l->v) return false;

@@ -134,6 +134,8 @@ rsp_err_t rsp_msg_encode(const struct rsp_msg_type *type, const void *value, str
 void rsp_msg_write(struct rsp_der_writer *w, const struct rsp_msg_type *type, const void *value);
 /* Structural equality (ignores `raw`). */
 bool rsp_msg_equal(const struct rsp_msg_type *type, const void *a, const void *b);
+/* Bytes one SEQUENCE OF item of this field takes in the `v` array (items are stored by value). */
+size_t rsp_msg_item_size(const struct rsp_msg_field *f);
 /* Looks a descriptor up by its ASN.1 name; NULL when unknown. */
 const struct rsp_msg_type *rsp_msg_type_find(const char *name);
 /* True if `tag` can start a value of `type` (its own tag, or one of an untagged CHOICE's). */
