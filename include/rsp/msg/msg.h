@@ -136,6 +136,11 @@ void rsp_msg_write(struct rsp_der_writer *w, const struct rsp_msg_type *type, co
 bool rsp_msg_equal(const struct rsp_msg_type *type, const void *a, const void *b);
 /* Bytes one SEQUENCE OF item of this field takes in the `v` array (items are stored by value). */
 size_t rsp_msg_item_size(const struct rsp_msg_field *f);
+/* Tag-list selection (ES10c.GetProfilesInfo, IpaEuiccDataRequest): clears every OPTIONAL or
+ * DEFAULT component of the SEQUENCE `value` whose tag is not in `tag_list` (concatenated tags as
+ * in a `5C` tagList, e.g. 5A 90 9F70). RSP_E_DER_BAD_TAG for a malformed list. */
+rsp_err_t rsp_msg_select_tags(const struct rsp_msg_type *type, void *value,
+                              struct rsp_slice tag_list);
 /* Looks a descriptor up by its ASN.1 name; NULL when unknown. */
 const struct rsp_msg_type *rsp_msg_type_find(const char *name);
 /* True if `tag` can start a value of `type` (its own tag, or one of an untagged CHOICE's). */
