@@ -8,7 +8,9 @@ PACKAGES=(
   clang libclang-rt-14-dev                       # sanitizer build and libFuzzer
   openssl libssl-dev                             # crypto and TLS (OpenSSL 3)
   libjansson-dev                                 # JSON (ES9+/ES2+ bindings, manifests)
-  python3                                        # test scripts
+  libsqlite3-dev sqlite3                         # embedded store (card state, eIM, SM-DP+)
+  libpcsclite-dev pcscd vsmartcard-vpcd          # PC/SC: the software eUICC as a real card
+  python3 xxd                                    # test scripts
   asn1c                                          # test-only independent ASN.1 decoder
   clang-format git                               # style check
 )
