@@ -323,6 +323,28 @@ rsp_err_t rsp_cert_subject_serial(const struct rsp_cert *cert, char *out, size_t
   return rsp__x509_name_get(X509_get_subject_name(cert->x509), NID_serialNumber, out, out_size);
 }
 
+rsp_err_t rsp_cert_registered_id(const struct rsp_cert *cert, uint8_t *out, size_t out_size,
+                                 size_t *out_len) {
+  rsp_err_t rc = RSP_E_NOT_FOUND;
+  if (!cert) return RSP_E_INVALID_ARG;
+  GENERAL_NAMES *names = X509_get_ext_d2i(cert->x509, NID_subject_alt_name, NULL, NULL);
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names) && rc == RSP_E_NOT_FOUND; i++) {
+    const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+    if (gn->type != GEN_RID) continue;
+    const unsigned char *data = OBJ_get0_data(gn->d.registeredID);
+    size_t len = OBJ_length(gn->d.registeredID);
+    if (len > out_size)
+      rc = RSP_E_BUF_SMALL;
+    else {
+      memcpy(out, data, len);
+      *out_len = len;
+      rc = RSP_OK;
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return rc;
+}
+
 /* Seconds since the epoch of an ASN1_TIME. The difference is taken in days and seconds from
  * 1970-01-01 so no time_t range limits apply (SGP.26 eUICC certificates end in year 7496). */
 static rsp_err_t time_to_epoch(const ASN1_TIME *t, int64_t *out) {

@@ -61,6 +61,10 @@ enum rsp_cert_role rsp_cert_role(const struct rsp_cert *cert);
 /* Subject serialNumber attribute as a string (the EID for eUICC certs); RSP_E_NOT_FOUND. */
 rsp_err_t rsp_cert_subject_serial(const struct rsp_cert *cert, char *out, size_t out_size);
 /* notBefore/notAfter as seconds since the epoch. */
+/* The registeredID of the subjectAltName (the SM-DP+ OID of CERT.DPauth/DPpb, SGP.22 §4.5.2),
+ * as OBJECT IDENTIFIER content octets. RSP_E_NOT_FOUND when there is none. */
+rsp_err_t rsp_cert_registered_id(const struct rsp_cert *cert, uint8_t *out, size_t out_size,
+                                 size_t *out_len);
 rsp_err_t rsp_cert_validity(const struct rsp_cert *cert, int64_t *not_before, int64_t *not_after);
 /* Checks the certificate's signature with the issuer's public key. */
 rsp_err_t rsp_cert_verify_signature(const struct rsp_cert *cert, const struct rsp_cert *issuer);
