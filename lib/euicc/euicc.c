@@ -147,10 +147,14 @@ rsp_err_t rsp__euicc_sign(struct rsp_euicc *c, const struct rsp_slice *parts, si
 /* ---- commit ------------------------------------------------------------------------------------
  */
 
+void (*rsp__euicc_fault_hook)(const char *point);
+
 rsp_err_t rsp__euicc_commit(struct rsp_euicc *c) {
   char *json = NULL;
   rsp_err_t rc = rsp__euicc_state_to_json(&c->st, &json);
+  if (rsp__euicc_fault_hook) rsp__euicc_fault_hook("commit:before");
   if (rc == RSP_OK && c->store) rc = rsp__euicc_store_save(c->store, c->eid_digits, json);
+  if (rsp__euicc_fault_hook) rsp__euicc_fault_hook("commit:after");
   if (rc != RSP_OK) {
     rsp_free(json);
     return rc;

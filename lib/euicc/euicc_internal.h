@@ -121,6 +121,9 @@ struct rsp_euicc {
 rsp_err_t rsp__euicc_es10(struct rsp_euicc *c, const uint8_t *req, size_t len,
                           struct rsp_buf *resp);
 int64_t rsp__euicc_now(const struct rsp_euicc *c);
+/* Fault injection for the tear tests: when set, called at "commit:before" and "commit:after"
+ * (around the store write) so a test can kill the process there. NULL in production. */
+extern void (*rsp__euicc_fault_hook)(const char *point);
 /* Makes the current state durable (or, on error, restores the last committed one). */
 rsp_err_t rsp__euicc_commit(struct rsp_euicc *c);
 void rsp__euicc_rollback(struct rsp_euicc *c);

@@ -15,6 +15,7 @@
 #include "rsp/euicc/euicc.h"
 #include "rsp/msg/asn1.h"
 #include "rsp/msg/signed.h"
+#include "euicc_eim.h"
 #include "test.h"
 
 static const char *rsp_pki_bin;
@@ -124,45 +125,26 @@ static void install(struct rsp_euicc *c, const char *iccid_digits, bool fallback
   rsp_buf_free(&md);
 }
 
-/* eIM side: the test eIM's key pair from the PKI. */
-struct eim {
-  struct rsp_signer *signer;
-  struct rsp_buf cert;
-  int64_t token;
-  int64_t counter;
-};
-
-static void eim_setup(struct eim *e) {
-  char path[600];
-  size_t len;
-  snprintf(path, sizeof path, "%s/eim/sign/key.pem", pki_dir);
-  CHECK_OK(rsp_signer_inproc_load(path, &e->signer));
-  snprintf(path, sizeof path, "%s/eim/sign/cert.der", pki_dir);
-  uint8_t *der = rsp_test_read_file(path, &len);
-  rsp_buf_init(&e->cert, 4096);
-  rsp_buf_append(&e->cert, der, len);
-  rsp_free(der);
-  e->counter = 10;
+/* Runs a DER request on the card and decodes the answer as `rt`. */
+static void *call_raw(struct rsp_euicc *c, const struct rsp_buf *in, const struct rsp_msg_type *rt,
+                      struct rsp_arena *a) {
+  struct rsp_buf out;
+  void *v = NULL;
+  rsp_buf_init(&out, 1 << 16);
+  CHECK_OK(rsp_euicc_es10(c, in->data, in->len, &out));
+  uint8_t *copy = rsp_arena_alloc(a, out.len + 1);
+  memcpy(copy, out.data, out.len);
+  CHECK_OK(rsp_msg_decode(rt, copy, out.len, a, &v, NULL));
+  rsp_buf_free(&out);
+  return v;
 }
 
-static void eim_free(struct eim *e) {
-  rsp_signer_destroy(e->signer);
-  rsp_buf_free(&e->cert);
-}
-
-static void add_initial_eim(struct rsp_euicc *c, struct eim *e, struct rsp_arena *a) {
-  struct rsp_msg_eim_configuration_data_eim_public_key_data pk = {
-      .which = RSP_MSG_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_CERTIFICATE,
-      .u.eim_certificate = rsp_msg_slice(e->cert.data, e->cert.len)};
-  struct rsp_msg_eim_configuration_data cfg = {.eim_id = rsp_msg_slice("eim-1", 5),
-                                               .eim_fqdn = rsp_msg_slice("eim.example", 11),
-                                               .counter_value = rsp_msg_int_make(e->counter),
-                                               .association_token = rsp_msg_int_make(-1),
-                                               .eim_public_key_data = &pk};
-  struct rsp_msg_add_initial_eim_request_eim_configuration_data_list l = {.v = &cfg, .n = 1};
-  struct rsp_msg_add_initial_eim_request q = {.eim_configuration_data_list = &l};
+static void add_initial_eim(struct rsp_euicc *c, struct rsp_test_eim *e, struct rsp_arena *a) {
+  struct rsp_buf in;
+  rsp_buf_init(&in, 1 << 16);
+  CHECK_OK(rsp_test_eim_add_initial(e, "eim-1", 10, &in));
   struct rsp_msg_add_initial_eim_response *r =
-      call(c, &rsp_msgt_add_initial_eim_request, &q, &rsp_msgt_add_initial_eim_response, a);
+      call_raw(c, &in, &rsp_msgt_add_initial_eim_response, a);
   CHECK(r && r->which == RSP_MSG_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK);
   if (r && r->which == RSP_MSG_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK) {
     CHECK_EQ(r->u.add_initial_eim_ok->n, 1);
@@ -170,43 +152,27 @@ static void add_initial_eim(struct rsp_euicc *c, struct eim *e, struct rsp_arena
     CHECK(e->token >= 1);
   }
   /* the same eIM again: associatedEimAlreadyExists, nothing stored */
-  r = call(c, &rsp_msgt_add_initial_eim_request, &q, &rsp_msgt_add_initial_eim_response, a);
+  r = call_raw(c, &in, &rsp_msgt_add_initial_eim_response, a);
   CHECK(r && r->which == RSP_MSG_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_ERROR &&
         r->u.add_initial_eim_error == 2);
+  rsp_buf_free(&in);
 }
 
 /* Builds, signs and runs an eUICC package with PSMOs; returns the card's answer. */
-static struct rsp_msg_euicc_package_result *package(struct rsp_euicc *c, struct eim *e,
+static struct rsp_msg_euicc_package_result *package(struct rsp_euicc *c, struct rsp_test_eim *e,
                                                     struct rsp_msg_psmo *ops, size_t n,
                                                     const uint8_t *card_eid, int64_t counter,
                                                     bool corrupt, struct rsp_arena *a) {
-  struct rsp_msg_euicc_package_psmo_list l = {.v = ops, .n = n};
-  struct rsp_msg_euicc_package pkg = {.which = RSP_MSG_EUICC_PACKAGE_PSMO_LIST, .u.psmo_list = &l};
-  struct rsp_msg_euicc_package_signed ps = {.eim_id = rsp_msg_slice("eim-1", 5),
-                                            .eid_value = rsp_msg_slice(card_eid, 16),
-                                            .counter_value = counter,
-                                            .eim_transaction_id = rsp_msg_slice("\x01\x02", 2),
-                                            .euicc_package = &pkg};
-  struct rsp_buf der, in;
-  uint8_t sig[64];
-  rsp_buf_init(&der, 1 << 16);
+  struct rsp_buf in;
   rsp_buf_init(&in, 1 << 16);
-  CHECK_OK(rsp_msg_encode(&rsp_msgt_euicc_package_signed, &ps, &der, NULL));
-  struct rsp_msg_token tok = {true, e->token};
-  CHECK_OK(rsp_msg_signed_with_token(rsp_msg_slice(der.data, der.len), tok, &in));
-  CHECK_OK(rsp_signer_sign(e->signer, in.data, in.len, sig));
-  if (corrupt) sig[5] ^= 1;
-  struct rsp_msg_euicc_package_request rq = {.euicc_package_signed = &ps,
-                                             .eim_signature = rsp_msg_slice(sig, 64)};
-  struct rsp_msg_euicc_package_result *r =
-      call(c, &rsp_msgt_euicc_package_request, &rq, &rsp_msgt_euicc_package_result, a);
-  rsp_buf_free(&der);
+  CHECK_OK(rsp_test_eim_package(e, "eim-1", card_eid, counter, ops, n, corrupt, &in));
+  struct rsp_msg_euicc_package_result *r = call_raw(c, &in, &rsp_msgt_euicc_package_result, a);
   rsp_buf_free(&in);
   return r;
 }
 
 /* The card's EPR signature verifies with CERT.EUICC over data || 84 token. */
-static void verify_epr(struct rsp_euicc *c, struct eim *e,
+static void verify_epr(struct rsp_euicc *c, struct rsp_test_eim *e,
                        const struct rsp_msg_euicc_package_result_signed *s) {
   struct rsp_key *key = NULL;
   struct rsp_buf in;
@@ -222,10 +188,10 @@ static void verify_epr(struct rsp_euicc *c, struct eim *e,
 static void eim_packages(void) {
   struct rsp_euicc *c = open_card(NULL);
   struct rsp_arena a;
-  struct eim e;
+  struct rsp_test_eim e;
   uint8_t iccid_a[10], iccid_b[10], wrong_eid[16] = {0x89};
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  eim_setup(&e);
+  CHECK_OK(rsp_test_eim_load(&e, pki_dir));
   install(c, "8944000000000000011", false);
   install(c, "8944000000000000029", false);
   rsp_iccid_encode("8944000000000000011", iccid_a);
@@ -313,7 +279,7 @@ static void eim_packages(void) {
   CHECK(rmr && rmr->delete_notification_status == 0);
   rmr = call(c, &rsp_msgt_notification_sent_request, &rm, &rsp_msgt_notification_sent_response, &a);
   CHECK(rmr && rmr->delete_notification_status == 1);
-  eim_free(&e);
+  rsp_test_eim_free(&e);
   rsp_arena_free(&a);
   rsp_euicc_destroy(c);
 }
