@@ -240,12 +240,13 @@ static rsp_err_t run_psmo(struct rsp_euicc *c, const struct rsp_msg_psmo *op, st
     res->which = RSP_MSG_EUICC_RESULT_DATA_LIST_PROFILE_INFO_RESULT;
     rsp_buf_init(&tmp, EUICC_MAX_COMMAND);
     rc = rsp__euicc_profiles_response(c, op->u.list_profile_info, a, &tmp);
-    uint8_t *copy = rc == RSP_OK ? rsp_arena_alloc(a, tmp.len) : NULL;
-    if (copy) memcpy(copy, tmp.data, tmp.len);
+    size_t len = tmp.len;
+    uint8_t *copy = rc == RSP_OK ? rsp_arena_alloc(a, len) : NULL;
+    if (copy) memcpy(copy, tmp.data, len);
     rsp_buf_free(&tmp);
     if (rc != RSP_OK) return rc;
     if (!copy) return RSP_E_NOMEM;
-    return rsp_msg_decode(&rsp_msgt_sgp32_profile_info_list_response, copy, tmp.len, a,
+    return rsp_msg_decode(&rsp_msgt_sgp32_profile_info_list_response, copy, len, a,
                           (void **)&res->u.list_profile_info_result, NULL);
   }
   case RSP_MSG_PSMO_GET_RAT:

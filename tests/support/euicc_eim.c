@@ -43,17 +43,15 @@ rsp_err_t rsp_test_eim_add_initial(const struct rsp_test_eim *e, const char *eim
   return rsp_msg_encode(&rsp_msgt_add_initial_eim_request, &q, out, NULL);
 }
 
-rsp_err_t rsp_test_eim_package(const struct rsp_test_eim *e, const char *eim_id,
-                               const uint8_t eid[16], int64_t counter,
-                               const struct rsp_msg_psmo *ops, size_t n, bool corrupt,
-                               struct rsp_buf *out) {
-  struct rsp_msg_euicc_package_psmo_list l = {.v = (struct rsp_msg_psmo *)ops, .n = n};
-  struct rsp_msg_euicc_package pkg = {.which = RSP_MSG_EUICC_PACKAGE_PSMO_LIST, .u.psmo_list = &l};
+rsp_err_t rsp_test_eim_package_any(const struct rsp_test_eim *e, const char *eim_id,
+                                   const uint8_t eid[16], int64_t counter,
+                                   const struct rsp_msg_euicc_package *pkg, bool corrupt,
+                                   struct rsp_buf *out) {
   struct rsp_msg_euicc_package_signed ps = {.eim_id = rsp_msg_slice(eim_id, strlen(eim_id)),
                                             .eid_value = rsp_msg_slice(eid, 16),
                                             .counter_value = counter,
                                             .eim_transaction_id = rsp_msg_slice("\x01\x02", 2),
-                                            .euicc_package = &pkg};
+                                            .euicc_package = (struct rsp_msg_euicc_package *)pkg};
   struct rsp_buf der, in;
   uint8_t sig[64];
   rsp_buf_init(&der, 1 << 16);
@@ -69,4 +67,13 @@ rsp_err_t rsp_test_eim_package(const struct rsp_test_eim *e, const char *eim_id,
   rsp_buf_free(&der);
   rsp_buf_free(&in);
   return rc;
+}
+
+rsp_err_t rsp_test_eim_package(const struct rsp_test_eim *e, const char *eim_id,
+                               const uint8_t eid[16], int64_t counter,
+                               const struct rsp_msg_psmo *ops, size_t n, bool corrupt,
+                               struct rsp_buf *out) {
+  struct rsp_msg_euicc_package_psmo_list l = {.v = (struct rsp_msg_psmo *)ops, .n = n};
+  struct rsp_msg_euicc_package pkg = {.which = RSP_MSG_EUICC_PACKAGE_PSMO_LIST, .u.psmo_list = &l};
+  return rsp_test_eim_package_any(e, eim_id, eid, counter, &pkg, corrupt, out);
 }

@@ -28,4 +28,10 @@ rsp_err_t rsp_test_eim_package(const struct rsp_test_eim *e, const char *eim_id,
                                const struct rsp_msg_psmo *ops, size_t n, bool corrupt,
                                struct rsp_buf *out);
 
+/* The same for any EuiccPackage (PSMO or eCO list). */
+rsp_err_t rsp_test_eim_package_any(const struct rsp_test_eim *e, const char *eim_id,
+                                   const uint8_t eid[16], int64_t counter,
+                                   const struct rsp_msg_euicc_package *pkg, bool corrupt,
+                                   struct rsp_buf *out);
+
 #endif

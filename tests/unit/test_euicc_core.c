@@ -284,6 +284,118 @@ static void eim_packages(void) {
   rsp_euicc_destroy(c);
 }
 
+/* Runs any eUICC package; returns the signed result list (NULL and a failure otherwise). */
+static const struct rsp_msg_euicc_package_result_data_signed_euicc_result *
+run_any(struct rsp_euicc *c, struct rsp_test_eim *e, const struct rsp_msg_euicc_package *pkg,
+        int64_t counter, struct rsp_arena *a) {
+  struct rsp_buf in;
+  rsp_buf_init(&in, 1 << 16);
+  CHECK_OK(rsp_test_eim_package_any(e, "eim-1", c->eid, counter, pkg, false, &in));
+  struct rsp_msg_euicc_package_result *r = call_raw(c, &in, &rsp_msgt_euicc_package_result, a);
+  rsp_buf_free(&in);
+  CHECK(r && r->which == RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED);
+  if (!r || r->which != RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) return NULL;
+  return r->u.euicc_package_result_signed->euicc_package_result_data_signed->euicc_result;
+}
+
+static void every_psmo_and_eco(void) {
+  struct rsp_euicc *c = open_card(NULL);
+  struct rsp_arena a;
+  struct rsp_test_eim e;
+  uint8_t fb[10], other[10];
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  CHECK_OK(rsp_test_eim_load(&e, pki_dir));
+  install(c, "8944000000000000045", true);  /* fallback allowed */
+  install(c, "8944000000000000052", false); /* not allowed */
+  rsp_iccid_encode("8944000000000000045", fb);
+  rsp_iccid_encode("8944000000000000052", other);
+  add_initial_eim(c, &e, &a);
+  /* PSMOs: listProfileInfo (ICCID only), getRAT, configureImmediateEnable, set/unset fallback,
+   * setDefaultDpAddress */
+  struct rsp_msg_profile_info_list_request lpi = {.tag_list = rsp_msg_slice("\x5A", 1)};
+  struct rsp_msg_psmo_configure_immediate_enable cie = {
+      .immediate_enable_flag = true, .default_smdp_address = rsp_msg_slice("dp.example", 10)};
+  struct rsp_msg_psmo_set_fallback_attribute sfa = {.iccid = rsp_msg_slice(fb, 10)};
+  struct rsp_msg_psmo_set_fallback_attribute sfa_no = {.iccid = rsp_msg_slice(other, 10)};
+  struct rsp_msg_psmo_get_rat rat = {0};
+  struct rsp_msg_psmo_unset_fallback_attribute ufa = {0};
+  struct rsp_msg_sgp32_set_default_dp_address_request sdp = {.default_dp_address =
+                                                                 rsp_msg_slice("smdp.example", 12)};
+  struct rsp_msg_psmo ops[] = {
+      {.which = RSP_MSG_PSMO_LIST_PROFILE_INFO, .u.list_profile_info = &lpi},
+      {.which = RSP_MSG_PSMO_GET_RAT, .u.get_rat = &rat},
+      {.which = RSP_MSG_PSMO_CONFIGURE_IMMEDIATE_ENABLE, .u.configure_immediate_enable = &cie},
+      {.which = RSP_MSG_PSMO_SET_FALLBACK_ATTRIBUTE, .u.set_fallback_attribute = &sfa_no},
+      {.which = RSP_MSG_PSMO_SET_FALLBACK_ATTRIBUTE, .u.set_fallback_attribute = &sfa},
+      {.which = RSP_MSG_PSMO_UNSET_FALLBACK_ATTRIBUTE, .u.unset_fallback_attribute = &ufa},
+      {.which = RSP_MSG_PSMO_UNSET_FALLBACK_ATTRIBUTE, .u.unset_fallback_attribute = &ufa},
+      {.which = RSP_MSG_PSMO_SET_DEFAULT_DP_ADDRESS, .u.set_default_dp_address = &sdp}};
+  struct rsp_msg_euicc_package_psmo_list pl = {.v = ops, .n = 8};
+  struct rsp_msg_euicc_package pkg = {.which = RSP_MSG_EUICC_PACKAGE_PSMO_LIST, .u.psmo_list = &pl};
+  const struct rsp_msg_euicc_package_result_data_signed_euicc_result *r =
+      run_any(c, &e, &pkg, 11, &a);
+  CHECK(r && r->n == 8);
+  if (r && r->n == 8) {
+    const struct rsp_msg_sgp32_profile_info_list_response *l = r->v[0].u.list_profile_info_result;
+    CHECK(l->which == RSP_MSG_SGP32_PROFILE_INFO_LIST_RESPONSE_PROFILE_INFO_LIST_OK &&
+          l->u.profile_info_list_ok->n == 2);
+    CHECK(l->u.profile_info_list_ok->v[0].iccid.p &&
+          !l->u.profile_info_list_ok->v[0].profile_name.p);
+    CHECK_EQ(r->v[1].which, RSP_MSG_EUICC_RESULT_DATA_GET_RAT_RESULT);
+    CHECK_EQ(r->v[2].u.configure_immediate_enable_result, 0);
+    CHECK_EQ(r->v[3].u.set_fallback_attribute_result, 2); /* fallbackNotAllowed */
+    CHECK_EQ(r->v[4].u.set_fallback_attribute_result, 0);
+    CHECK_EQ(r->v[5].u.unset_fallback_attribute_result, 0);
+    CHECK_EQ(r->v[6].u.unset_fallback_attribute_result, 2); /* noFallbackAttribute */
+    CHECK_EQ(r->v[7].u.set_default_dp_address_result->set_default_dp_address_result, 0);
+  }
+  CHECK(c->st.immediate_enable);
+  CHECK_STR(c->st.default_dp, "smdp.example");
+  /* eCOs: addEim (token allocated), listEim, updateEim (counter), deleteEim, unknown delete */
+  struct rsp_msg_eim_configuration_data_eim_public_key_data pk = {
+      .which = RSP_MSG_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_CERTIFICATE,
+      .u.eim_certificate = rsp_msg_slice(e.cert.data, e.cert.len)};
+  struct rsp_msg_eim_configuration_data add = {.eim_id = rsp_msg_slice("eim-2", 5),
+                                               .counter_value = rsp_msg_int_make(0),
+                                               .association_token = rsp_msg_int_make(-1),
+                                               .eim_public_key_data = &pk};
+  struct rsp_msg_eim_configuration_data upd = {.eim_id = rsp_msg_slice("eim-2", 5),
+                                               .counter_value = rsp_msg_int_make(50),
+                                               .eim_public_key_data = &pk};
+  struct rsp_msg_eco_delete_eim del = {.eim_id = rsp_msg_slice("eim-2", 5)};
+  struct rsp_msg_eco_list_eim list = {0};
+  struct rsp_msg_eco ecos[] = {{.which = RSP_MSG_ECO_ADD_EIM, .u.add_eim = &add},
+                               {.which = RSP_MSG_ECO_ADD_EIM, .u.add_eim = &add},
+                               {.which = RSP_MSG_ECO_LIST_EIM, .u.list_eim = &list},
+                               {.which = RSP_MSG_ECO_UPDATE_EIM, .u.update_eim = &upd},
+                               {.which = RSP_MSG_ECO_DELETE_EIM, .u.delete_eim = &del},
+                               {.which = RSP_MSG_ECO_DELETE_EIM, .u.delete_eim = &del}};
+  struct rsp_msg_euicc_package_eco_list el = {.v = ecos, .n = 6};
+  struct rsp_msg_euicc_package epkg = {.which = RSP_MSG_EUICC_PACKAGE_ECO_LIST, .u.eco_list = &el};
+  r = run_any(c, &e, &epkg, 12, &a);
+  CHECK(r && r->n == 6);
+  if (r && r->n == 6) {
+    CHECK(r->v[0].u.add_eim_result->which == RSP_MSG_ADD_EIM_RESULT_ASSOCIATION_TOKEN);
+    CHECK(r->v[1].u.add_eim_result->which == RSP_MSG_ADD_EIM_RESULT_ADD_EIM_RESULT_CODE &&
+          r->v[1].u.add_eim_result->u.add_eim_result_code == 2);
+    CHECK(r->v[2].u.list_eim_result->u.eim_id_list->n == 2);
+    CHECK_EQ(r->v[3].u.update_eim_result, 0);
+    CHECK_EQ(r->v[4].u.delete_eim_result, 0);
+    CHECK_EQ(r->v[5].u.delete_eim_result, 1); /* eimNotFound */
+  }
+  CHECK_EQ(c->st.n_eims, 1);
+  /* a package from an eIM the card does not know: unsigned error */
+  struct rsp_buf in;
+  rsp_buf_init(&in, 1 << 16);
+  CHECK_OK(rsp_test_eim_package_any(&e, "eim-9", c->eid, 13, &pkg, false, &in));
+  struct rsp_msg_euicc_package_result *u = call_raw(c, &in, &rsp_msgt_euicc_package_result, &a);
+  CHECK(u && u->which == RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_ERROR_UNSIGNED);
+  rsp_buf_free(&in);
+  rsp_test_eim_free(&e);
+  rsp_arena_free(&a);
+  rsp_euicc_destroy(c);
+}
+
 static void state_survives_restart(void) {
   char path[600];
   struct rsp_euicc_store *s = NULL;
@@ -306,7 +418,7 @@ static void state_survives_restart(void) {
 
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {T(identity_and_info), T(eim_packages),
-                                               T(state_survives_restart)};
+                                               T(every_psmo_and_eco), T(state_survives_restart)};
   if (argc < 2) {
     fprintf(stderr, "usage: test_euicc_core RSP_PKI_BINARY [case]\n");
     return 2;
