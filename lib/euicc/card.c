@@ -8,12 +8,14 @@
  * the ISD-R on several channels. Only short APDUs (Lc and Le of one byte) exist here: the ATR
  * announces no extended lengths, and SGP.22 limits STORE DATA blocks to 255 bytes.
  *
- * Status word choices, where ISO/IEC 7816-4 leaves room (docs/euicc.md):
+ * Status word choices, where ISO/IEC 7816-4 leaves room:
  *  - a class byte the card cannot parse (RFU bits, 0xFF, or an ISO command in a proprietary
  *    class and vice versa) is 6E00; secure messaging bits 6882; command chaining 6884;
  *  - a channel number that is valid but not open is 6881 (logical channel not supported);
  *  - a STORE DATA block whose number is not the next one is 6A86 (P2 is the block number) and
- *    discards the sequence: the client starts again with block 0;
+ *    discards the sequence: the client starts again with block 0. Block 0 always starts a new
+ *    sequence, so a request takes at most 256 blocks (P2 00..FF) as SGP.22 allows; a request
+ *    above EUICC_MAX_COMMAND bytes is 6A84 (not reachable while 256 x 255 bytes fit the cap);
  *  - GET RESPONSE with nothing pending is 6985; with Le larger than what remains (and not 00,
  *    which means "up to 256") it is 6Cxx, xx the exact length, and the data stays pending;
  *  - MANAGE CHANNEL opening an explicit channel that is already open re-opens it (9000), so a
@@ -182,7 +184,7 @@ size_t rsp_euicc_atr(uint8_t out[RSP_EUICC_MAX_ATR]) {
   return n;
 }
 
-/* ---- parsing ----------------------------------------------------------------------------------- */
+/* ---- parsing --------------------------------------------------------------------------------- */
 
 /* Splits a short APDU into header, body and Le (ISO/IEC 7816-3 §12.1.3 cases 1 to 4).
  * Returns 0 or a status word. */
@@ -228,7 +230,7 @@ static unsigned parse_class(struct capdu *c) {
   return 0;
 }
 
-/* ---- responses --------------------------------------------------------------------------------- */
+/* ---- responses ------------------------------------------------------------------------------- */
 
 /* Says how much of the channel's pending response is left: 61xx, or 9000 when nothing is. */
 static unsigned remaining_sw(const struct channel *ch) {
@@ -248,7 +250,7 @@ static void drop_sequence(struct channel *ch) {
   ch->next_block = 0;
 }
 
-/* ---- MANAGE CHANNEL ---------------------------------------------------------------------------- */
+/* ---- MANAGE CHANNEL -------------------------------------------------------------------------- */
 
 static unsigned first_free_channel(const struct euicc_apdu *a) {
   for (unsigned i = 1; i < CARD_CHANNELS; i++)
@@ -282,19 +284,23 @@ static rsp_err_t cmd_manage_channel(struct rsp_euicc *card, const struct capdu *
       r->data[r->len++] = (uint8_t)n;
     }
   } else if (c->p1 == MANAGE_CHANNEL_OPEN) {
-    if (n >= CARD_CHANNELS || n == c->channel) r->sw = SW_WRONG_P1P2;
-    else open_channel(a, n, c->channel);
+    if (n >= CARD_CHANNELS || n == c->channel)
+      r->sw = SW_WRONG_P1P2;
+    else
+      open_channel(a, n, c->channel);
   } else if (c->p1 == MANAGE_CHANNEL_CLOSE) {
     if (n == 0) n = c->channel; /* P2 = 00: the channel of the class byte */
-    if (n == 0 || n >= CARD_CHANNELS || !a->ch[n].open) r->sw = SW_WRONG_P1P2;
-    else channel_clear(&a->ch[n]);
+    if (n == 0 || n >= CARD_CHANNELS || !a->ch[n].open)
+      r->sw = SW_WRONG_P1P2;
+    else
+      channel_clear(&a->ch[n]);
   } else {
     r->sw = SW_WRONG_P1P2;
   }
   return RSP_OK;
 }
 
-/* ---- SELECT ------------------------------------------------------------------------------------ */
+/* ---- SELECT ---------------------------------------------------------------------------------- */
 
 /* Queues the FCI (or FCP) of an application for GET RESPONSE: the DF name and the largest
  * command data field the card takes. */
@@ -349,10 +355,9 @@ static rsp_err_t cmd_select(struct rsp_euicc *card, const struct capdu *c, struc
   return rc;
 }
 
-/* ---- GET RESPONSE ------------------------------------------------------------------------------ */
+/* ---- GET RESPONSE ---------------------------------------------------------------------------- */
 
-static rsp_err_t cmd_get_response(struct rsp_euicc *card, const struct capdu *c,
-                                  struct reply *r) {
+static rsp_err_t cmd_get_response(struct rsp_euicc *card, const struct capdu *c, struct reply *r) {
   struct channel *ch = &card->apdu->ch[c->channel];
   size_t left = ch->resp.len - ch->resp_off;
   size_t n = c->ne;
@@ -377,18 +382,20 @@ static rsp_err_t cmd_get_response(struct rsp_euicc *card, const struct capdu *c,
   return RSP_OK;
 }
 
-/* ---- TERMINAL CAPABILITY ----------------------------------------------------------------------- */
+/* ---- TERMINAL CAPABILITY --------------------------------------------------------------------- */
 
 /* ETSI TS 102 221 §11.1.19: the terminal tells what it supports (for an IPA: A9 with the eUICC
  * related capabilities). The card has no use for it and acknowledges. */
 static rsp_err_t cmd_terminal_capability(struct rsp_euicc *card, const struct capdu *c,
                                          struct reply *r) {
-  if (c->p1 || c->p2) r->sw = SW_WRONG_P1P2;
-  else if (!c->lc) r->sw = SW_WRONG_LENGTH;
+  if (c->p1 || c->p2)
+    r->sw = SW_WRONG_P1P2;
+  else if (!c->lc)
+    r->sw = SW_WRONG_LENGTH;
   return RSP_OK;
 }
 
-/* ---- STORE DATA -------------------------------------------------------------------------------- */
+/* ---- STORE DATA ------------------------------------------------------------------------------ */
 
 static bool is_der_error(rsp_err_t rc) {
   switch (rc) {
@@ -463,8 +470,8 @@ static rsp_err_t cmd_store_data(struct rsp_euicc *card, const struct capdu *c, s
   }
   rc = rsp_buf_append(&ch->cmd, c->data, c->lc);
   if (rc == RSP_E_BUF_CAP) {
-    rsp_log(RSP_LOG_INFO, "euicc", "card %s: ES10 request larger than %u bytes",
-            card->eid_digits, EUICC_MAX_COMMAND);
+    rsp_log(RSP_LOG_INFO, "euicc", "card %s: ES10 request larger than %u bytes", card->eid_digits,
+            EUICC_MAX_COMMAND);
     drop_sequence(ch);
     r->sw = SW_NOT_ENOUGH_MEMORY;
     return RSP_OK;
@@ -480,7 +487,7 @@ static rsp_err_t cmd_store_data(struct rsp_euicc *card, const struct capdu *c, s
   return run_es10(card, ch, r);
 }
 
-/* ---- dispatch ---------------------------------------------------------------------------------- */
+/* ---- dispatch -------------------------------------------------------------------------------- */
 
 #define CLASS_ISO 1u  /* CLA 0X / 4X */
 #define CLASS_PROP 2u /* CLA 8X / CX */
@@ -520,10 +527,14 @@ static rsp_err_t dispatch(struct rsp_euicc *card, const uint8_t *capdu, size_t c
   }
   body_sw = parse_body(capdu, clen, &c);
   if ((r->sw = parse_class(&c)) != 0) return RSP_OK;
-  if (!(cmd = find_command(c.ins))) r->sw = SW_INS_NOT_SUPPORTED;
-  else if (!(cmd->classes & (c.proprietary ? CLASS_PROP : CLASS_ISO))) r->sw = SW_CLA_NOT_SUPPORTED;
-  else if (!card->apdu->ch[c.channel].open) r->sw = SW_CHANNEL_NOT_SUPPORTED;
-  else if (body_sw) r->sw = body_sw;
+  if (!(cmd = find_command(c.ins)))
+    r->sw = SW_INS_NOT_SUPPORTED;
+  else if (!(cmd->classes & (c.proprietary ? CLASS_PROP : CLASS_ISO)))
+    r->sw = SW_CLA_NOT_SUPPORTED;
+  else if (!card->apdu->ch[c.channel].open)
+    r->sw = SW_CHANNEL_NOT_SUPPORTED;
+  else if (body_sw)
+    r->sw = body_sw;
   if (r->sw) return RSP_OK;
   r->sw = SW_OK;
   /* Any command but GET RESPONSE ends the wait for the channel's pending answer. */
@@ -531,8 +542,8 @@ static rsp_err_t dispatch(struct rsp_euicc *card, const uint8_t *capdu, size_t c
   return cmd->fn(card, &c, r);
 }
 
-rsp_err_t rsp_euicc_transmit(struct rsp_euicc *c, const uint8_t *capdu, size_t clen,
-                             uint8_t *rapdu, size_t *rlen) {
+rsp_err_t rsp_euicc_transmit(struct rsp_euicc *c, const uint8_t *capdu, size_t clen, uint8_t *rapdu,
+                             size_t *rlen) {
   struct reply r = {rapdu, 0, SW_OK};
   rsp_err_t rc;
   if (!c || (!capdu && clen) || !rapdu || !rlen || *rlen < RSP_EUICC_MAX_RAPDU)

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Integration test of rsp-euicc behind a real pcscd: two software eUICCs connect to the vpcd
+# driver (vsmartcard-vpcd) of a private pcscd, and pcsc_client talks to them through libpcsclite
+# as any LPA would: T=0 and T=1, logical channels, SELECT variants, ES10 requests split into
+# STORE DATA blocks of 255, 120 and 7 bytes, GET RESPONSE chains, and malformed requests. Then
+# pcscd is restarted (rsp-euicc must reconnect), the raw --listen socket is exercised, and
+# rsp-euicc must exit 0 on SIGTERM.
+#
+# Isolation: Debian 12's pcscd 1.9.9 has its socket and pid file hard-coded in /run/pcscd (only
+# the client library reads PCSCLITE_CSOCK_NAME), and vpcd listens on every interface. So the
+# test re-runs itself inside `unshare -n -m`: a private network namespace (loopback only) and a
+# private mount namespace where /run is a directory of the test. Nothing is visible outside.
+#
+# Usage: test_euicc_pcsc.sh RSP_EUICC RSP_PKI PCSC_CLIENT
+# Exit 0 on success, 1 on failure, 77 (skipped) when pcscd, the vpcd driver or unshare is
+# unavailable.
+set -euo pipefail
+
+VPCD_DRIVER=${VPCD_DRIVER:-/usr/lib/pcsc/drivers/serial/libifdvpcd.so}
+VPCD_PORT=40000 # any port: the namespace is private; vpcd's second reader uses 40001
+LISTEN_PORT=41000
+
+skip() {
+  echo "SKIPPED: $*"
+  exit 77
+}
+
+if [[ "${1:-}" != "--in-namespace" ]]; then
+  [[ $# -eq 3 ]] || { echo "usage: test_euicc_pcsc.sh RSP_EUICC RSP_PKI PCSC_CLIENT" >&2; exit 2; }
+  for b in "$@"; do [[ -x "$b" ]] || { echo "FAIL: not executable: $b" >&2; exit 1; }; done
+  command -v pcscd >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
+  command -v pcscd >/dev/null || skip "pcscd is not installed (Debian package pcscd)"
+  [[ -e "$VPCD_DRIVER" ]] || skip "vpcd driver $VPCD_DRIVER absent (Debian package vsmartcard-vpcd)"
+  command -v unshare >/dev/null || skip "unshare (util-linux) is not available"
+  command -v ip >/dev/null || skip "ip (iproute2) is not available to bring up loopback"
+  ns=(unshare -n -m)
+  [[ $(id -u) -eq 0 ]] || ns=(unshare -r -n -m)
+  "${ns[@]}" true 2>/dev/null || skip "cannot create private network and mount namespaces (${ns[*]})"
+  exec "${ns[@]}" bash "$0" --in-namespace "$@"
+fi
+shift
+EUICC=$1
+PKI=$2
+CLIENT=$3
+
+# The work directory must not live under /run, which the namespace replaces.
+base=${TMPDIR:-/tmp}
+[[ "$base" == /run* ]] && base=/tmp
+WORK=$(mktemp -d "$base/rsp-euicc-pcsc.XXXXXX")
+PCSCD_PID=
+EUICC_PID=
+
+stop() {
+  local pid=$1
+  [[ -n "$pid" ]] || return 0
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop "$EUICC_PID"
+  stop "$PCSCD_PID"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$WORK"/euicc*.log "$WORK"/pcscd*.log; do
+    [[ -f "$f" ]] || continue
+    echo "---- last lines of $f" >&2
+    tail -n 40 "$f" >&2
+  done
+  exit 1
+}
+step() { echo "== $*"; }
+
+# ---- the private namespace --------------------------------------------------------------------
+ip link set lo up
+mkdir -p "$WORK/run"
+mount --bind "$WORK/run" /run
+export PCSCLITE_CSOCK_NAME=/run/pcscd/pcscd.comm
+
+# ---- a PKI with two cards -----------------------------------------------------------------------
+step "PKI"
+"$PKI" create --dir "$WORK/pki" --eid-range 890490320000000000000000000100:2 >/dev/null ||
+  fail "rsp-pki create"
+mapfile -t EIDS < <(ls "$WORK/pki/euicc" | sort)
+[[ ${#EIDS[@]} -eq 2 ]] || fail "expected two eUICCs, got ${EIDS[*]}"
+
+# ---- pcscd with only the vpcd reader ------------------------------------------------------------
+# vpcd reads DEVICENAME as HOST:PORT; the host /dev/null means "listen" (server mode) on PORT for
+# its first reader and PORT+1 for the second. (Dial-out mode with a real host crashes Debian 12's
+# pcscd.) CHANNELID is only used when DEVICENAME has no port.
+cat >"$WORK/reader.conf" <<EOF
+FRIENDLYNAME "Virtual PCD"
+DEVICENAME   /dev/null:$VPCD_PORT
+LIBPATH      $VPCD_DRIVER
+CHANNELID    $VPCD_PORT
+EOF
+
+start_pcscd() {
+  pcscd --foreground --config "$WORK/reader.conf" --info >>"$WORK/pcscd.log" 2>&1 &
+  PCSCD_PID=$!
+  for _ in $(seq 100); do
+    [[ -S /run/pcscd/pcscd.comm ]] && return 0
+    kill -0 "$PCSCD_PID" 2>/dev/null || fail "pcscd exited"
+    sleep 0.1
+  done
+  fail "pcscd did not create its socket"
+}
+
+step "pcscd"
+start_pcscd
+
+step "rsp-euicc"
+"$EUICC" --pki "$WORK/pki" --state "$WORK/state.db" --vpcd "127.0.0.1:$VPCD_PORT" \
+  --listen "$LISTEN_PORT" --log-level debug >"$WORK/euicc.log" 2>&1 &
+EUICC_PID=$!
+
+# client ARGS...: runs pcsc_client, keeps its stdout in $WORK/out.txt.
+client() {
+  "$CLIENT" --wait 20 "$@" >"$WORK/out.txt" 2>"$WORK/client.log" ||
+    { cat "$WORK/client.log" >&2; fail "pcsc_client $*"; }
+}
+# line N: the N-th response line of the last client run.
+line() { sed -n "${1}p" "$WORK/out.txt"; }
+
+GET_EID=BF3E035C015A
+GET_INFO2=BF2200
+GET_PROFILES=BF2D00
+# GetProfilesInfo with a 300-byte tagList: 309 bytes, so several STORE DATA blocks.
+BIG_PROFILES="BF2D8201305C82012C$(printf '5A%.0s' $(seq 300))"
+MALFORMED=BF3E03AABB           # GetEID whose content is not DER (length runs past the end)
+UNKNOWN=BF7E00                 # a tag that names no ES10 function
+
+check_common() {
+  local eid=$1
+  [[ "$(line 1)" == BF3E125A10"$eid" ]] || fail "GetEID answer $(line 1) does not carry $eid"
+  [[ "$(line 2)" == BF22* ]] || fail "GetEUICCInfo2 answer $(line 2)"
+  [[ "$(line 3)" == BF2D* ]] || fail "GetProfilesInfo answer $(line 3)"
+  [[ "$(line 4)" == BF2D* ]] || fail "GetProfilesInfo (309 bytes) answer $(line 4)"
+  [[ "$(line 5)" == "SW 6A80" ]] || fail "malformed request: $(line 5)"
+  [[ "$(line 6)" == "SW 6A88" ]] || fail "unknown tag: $(line 6)"
+}
+
+step "T=0, card-assigned channel, blocks of 255"
+client --reader "Virtual PCD 00 00" --protocol t0 --block 255 \
+  $GET_EID $GET_INFO2 $GET_PROFILES "$BIG_PROFILES" $MALFORMED:6A80 $UNKNOWN:6A88
+check_common "${EIDS[0]}"
+INFO2=$(line 2)
+
+step "T=0, explicit channel 2, blocks of 120, SELECT with Le, GET RESPONSE in class 8X"
+client --reader "Virtual PCD 00 00" --protocol t0 --block 120 --channel 2 --select-le \
+  --gr-class 80 $GET_EID $GET_INFO2 $GET_PROFILES "$BIG_PROFILES" $MALFORMED:6A80 $UNKNOWN:6A88
+check_common "${EIDS[0]}"
+[[ "$(line 2)" == "$INFO2" ]] || fail "GetEUICCInfo2 differs between block sizes"
+
+step "T=1, basic channel, blocks of 7, SELECT P2=0C, TERMINAL CAPABILITY, GET RESPONSE by 16"
+client --reader "Virtual PCD 00 00" --protocol t1 --block 7 --channel 0 --select-p2 0C \
+  --terminal-capability --gr-le 16 \
+  $GET_EID $GET_INFO2 $GET_PROFILES "$BIG_PROFILES" $MALFORMED:6A80 $UNKNOWN:6A88
+check_common "${EIDS[0]}"
+[[ "$(line 2)" == "$INFO2" ]] || fail "GetEUICCInfo2 differs when read in 16-byte pieces"
+
+step "T=1, extended logical channel 5, SELECT P2=04 (FCP), blocks of 255"
+client --reader "Virtual PCD 00 00" --protocol t1 --channel 5 --select-p2 04 \
+  $GET_EID $GET_INFO2 $GET_PROFILES "$BIG_PROFILES" $MALFORMED:6A80 $UNKNOWN:6A88
+check_common "${EIDS[0]}"
+
+step "second card on the second vpcd reader"
+client --reader "Virtual PCD 00 01" --protocol t0 $GET_EID
+[[ "$(line 1)" == BF3E125A10"${EIDS[1]}" ]] || fail "second reader answered $(line 1)"
+
+step "latency: 25 GetEID in one session (TCP_NODELAY / TCP_QUICKACK)"
+reqs=()
+for _ in $(seq 25); do reqs+=("$GET_EID"); done
+t0=$(date +%s%N)
+client --reader "Virtual PCD 00 00" --quiet "${reqs[@]}"
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "   25 requests (52 APDUs) in $ms ms"
+# With delayed ACKs each APDU costs ~40 ms (about 2 s here); allow slow sanitizer builds.
+[[ $ms -lt 1500 ]] || fail "25 GetEID took $ms ms: the ~40 ms per APDU delayed-ACK trap is back"
+
+step "pcscd restart: rsp-euicc reconnects"
+stop "$PCSCD_PID"
+PCSCD_PID=
+sleep 0.5
+kill -0 "$EUICC_PID" 2>/dev/null || fail "rsp-euicc died when pcscd went away"
+start_pcscd
+client --reader "Virtual PCD 00 00" $GET_EID
+[[ "$(line 1)" == BF3E125A10"${EIDS[0]}" ]] || fail "after the pcscd restart: $(line 1)"
+
+step "raw APDU socket (--listen): card 1 on port $((LISTEN_PORT + 1))"
+python3 - "$((LISTEN_PORT + 1))" "${EIDS[1]}" <<'EOF' || fail "raw APDU socket"
+import socket, struct, sys
+port, eid = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+def xfer(payload):
+    s.sendall(struct.pack(">H", len(payload)) + payload)
+    n = struct.unpack(">H", s.recv(2, socket.MSG_WAITALL))[0]
+    return s.recv(n, socket.MSG_WAITALL)
+atr = xfer(b"\x04")
+assert atr[0] == 0x3B, atr.hex()
+t = 0
+for b in atr[1:]: t ^= b
+assert t == 0, "TCK"
+assert xfer(bytes.fromhex("00A404000C")) == bytes.fromhex("6700"), "SELECT length"
+assert xfer(bytes.fromhex("00A4040C10A0000005591010FFFFFFFF8900000100")) == b"\x90\x00"
+r = xfer(bytes.fromhex("80E2910006BF3E035C015A"))
+assert r == bytes.fromhex("6115"), r.hex()
+r = xfer(bytes.fromhex("00C0000015"))
+assert r.hex().upper() == "BF3E125A10" + eid + "9000", r.hex()
+# An extended-length APDU longer than a link takes whole is read past and refused.
+big = bytes.fromhex("80E2910000025B") + bytes(603)
+assert xfer(big) == bytes.fromhex("6700")
+assert xfer(bytes.fromhex("80E2910003BF2D00")) == bytes.fromhex("6105")
+s.close()
+print("   raw socket ok")
+EOF
+
+step "a second session on the raw socket starts powered on afresh"
+python3 - "$((LISTEN_PORT + 1))" <<'EOF' || fail "raw APDU socket, second session"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+apdu = bytes.fromhex("80E2910003BF2D00")
+s.sendall(struct.pack(">H", len(apdu)) + apdu)
+n = struct.unpack(">H", s.recv(2, socket.MSG_WAITALL))[0]
+r = s.recv(n, socket.MSG_WAITALL)
+assert r == bytes.fromhex("6985"), r.hex()  # nothing selected after power-on
+s.close()
+EOF
+
+step "SIGTERM: clean shutdown"
+kill -TERM "$EUICC_PID"
+rc=0
+wait "$EUICC_PID" || rc=$?
+EUICC_PID=
+[[ $rc -eq 0 ]] || fail "rsp-euicc exited with $rc after SIGTERM"
+grep -q "shutting down" "$WORK/euicc.log" || fail "no shutdown message"
+[[ -s "$WORK/state.db" ]] || fail "no state file written"
+grep -q "card 0 > 81E2" "$WORK/euicc.log" || fail "APDUs are not logged at debug level"
+
+echo "all rsp-euicc PC/SC checks passed"
