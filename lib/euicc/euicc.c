@@ -164,6 +164,16 @@ rsp_err_t rsp__euicc_commit(struct rsp_euicc *c) {
   return RSP_OK;
 }
 
+rsp_err_t rsp__euicc_restore(struct rsp_euicc *c, const char *json) {
+  char *copy = rsp_strdup(json);
+  if (!copy) return RSP_E_NOMEM;
+  rsp_euicc_reset(c);
+  rsp_free(c->committed);
+  c->committed = copy;
+  rsp__euicc_rollback(c);
+  return rsp__euicc_commit(c);
+}
+
 void rsp__euicc_rollback(struct rsp_euicc *c) {
   rsp__euicc_state_free(&c->st);
   rsp__euicc_state_init(&c->st);

@@ -127,6 +127,9 @@ extern void (*rsp__euicc_fault_hook)(const char *point);
 /* Makes the current state durable (or, on error, restores the last committed one). */
 rsp_err_t rsp__euicc_commit(struct rsp_euicc *c);
 void rsp__euicc_rollback(struct rsp_euicc *c);
+/* Power cycle plus the durable state of `json` (a committed document): tests and fuzzers put a
+ * card back to a known state without reopening it. */
+rsp_err_t rsp__euicc_restore(struct rsp_euicc *c, const char *json);
 
 /* ---- state (state.c) ---- */
 void rsp__euicc_state_init(struct euicc_state *st);

@@ -2,7 +2,8 @@
  * STORE DATA, the ES10 dispatcher): the input is a sequence of command APDUs, each preceded by a
  * length byte: 0 power cycles the card, FF takes one more byte to add (APDUs up to 510 bytes, so
  * full 255-byte STORE DATA blocks fit), a last record cut short is sent as it is. Every run
- * starts on a freshly opened in-memory card, so a run never depends on an earlier one.
+ * starts from the same card state (one in-memory card, put back to its state at opening with a
+ * power cycle), so a run never depends on an earlier one.
  *
  * Checked for every APDU: the answer fits RSP_EUICC_MAX_RAPDU and ends with a status word; a card
  * failure (non-OK return) is exactly 6F00; only 9000 and 61xx answers carry data. */
@@ -11,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/euicc/euicc_internal.h"
 #include "../support/euicc_pki.h"
+#include "rsp/core/alloc.h"
 #include "rsp/core/log.h"
 #include "rsp/euicc/euicc.h"
 
@@ -42,12 +45,24 @@ static void check_answer(rsp_err_t rc, const uint8_t *r, size_t rlen) {
   if (rlen > 2 && sw != 0x9000 && (sw >> 8) != 0x61) abort();
 }
 
+static struct rsp_euicc *card;
+static char *initial;
+
+static void close_card(void) {
+  rsp_euicc_destroy(card);
+  rsp_free(initial);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  struct rsp_euicc *c = NULL;
   uint8_t atr[RSP_EUICC_MAX_ATR];
-  make_pki();
-  struct rsp_euicc_options o = {.pki_dir = pki_dir, .eid = RSP_TEST_EID_1};
-  if (rsp_euicc_open(&o, &c) != RSP_OK) abort();
+  if (!card) {
+    make_pki();
+    struct rsp_euicc_options o = {.pki_dir = pki_dir, .eid = RSP_TEST_EID_1};
+    if (rsp_euicc_open(&o, &card) != RSP_OK || !(initial = rsp_strdup(card->committed))) abort();
+    atexit(close_card);
+  }
+  struct rsp_euicc *c = card;
+  if (rsp__euicc_restore(c, initial) != RSP_OK) abort();
   if (rsp_euicc_atr(atr) > RSP_EUICC_MAX_ATR) abort();
   for (size_t off = 0; off < size;) {
     size_t n = data[off++];
@@ -63,6 +78,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_answer(rc, r, rlen);
     off += n;
   }
-  rsp_euicc_destroy(c);
   return 0;
 }
