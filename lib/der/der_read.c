@@ -157,8 +157,8 @@ rsp_err_t rsp_der_read_optional(const uint8_t **p, const uint8_t *end, uint32_t 
 }
 
 rsp_err_t rsp_der_parse_one(const uint8_t *data, size_t len, struct rsp_der_tlv *out) {
+  if (!data) return len ? RSP_E_INVALID_ARG : RSP_E_DER_TRUNCATED;
   const uint8_t *p = data, *end = data + len;
-  if (!data) return RSP_E_INVALID_ARG;
   rsp_err_t rc = rsp_der_read_tlv(&p, end, out);
   if (rc != RSP_OK) return rc;
   return p == end ? RSP_OK : RSP_E_DER_TRAILING_BYTES;

@@ -360,12 +360,15 @@ EUICC_HANDLER(rsp__euicc_cancel_session) {
 /* ---- LoadBoundProfilePackage
  * ------------------------------------------------------------------------ */
 
+/* A STORE DATA sequence belongs to the BPP stream when it starts one (BF36), or while a BPP is
+ * loading and either a partial element is buffered (the IPA may cut anywhere) or it starts with
+ * one of the BPP's element tags. */
 bool rsp__euicc_bpp_accepts(const struct rsp_euicc *c, const uint8_t *req, size_t len) {
   if (len >= 2 && req[0] == 0xBF && req[1] == 0x36) return true;
-  return c->dl && c->dl->stage == DL_LOADING && len >= 1 &&
-         (req[0] == TAG_A0 || req[0] == TAG_A1 || req[0] == TAG_A2 || req[0] == TAG_A3 ||
-          req[0] == RSP_BSP_TAG_SEQUENCE_OF_86 || req[0] == RSP_BSP_TAG_SEQUENCE_OF_87 ||
-          req[0] == RSP_BSP_TAG_SEQUENCE_OF_88);
+  if (!c->dl || c->dl->stage != DL_LOADING || len == 0) return false;
+  return c->dl->stream.len > 0 || req[0] == TAG_A0 || req[0] == TAG_A1 || req[0] == TAG_A2 ||
+         req[0] == TAG_A3 || req[0] == RSP_BSP_TAG_SEQUENCE_OF_86 ||
+         req[0] == RSP_BSP_TAG_SEQUENCE_OF_87 || req[0] == RSP_BSP_TAG_SEQUENCE_OF_88;
 }
 
 /* Reads a tag and a length (no value) at *p; RSP_E_DER_TRUNCATED when more bytes are needed. */
@@ -506,6 +509,17 @@ static int64_t container_segments(struct rsp_euicc *c, const uint8_t **p, const 
   return 0;
 }
 
+/* StoreMetadata complete: well formed, and no profile with this ICCID yet (SGP.22 §5.7.16). */
+static int64_t check_metadata(struct rsp_euicc *c, struct rsp_arena *a) {
+  struct rsp_msg_sgp32_store_metadata_request *m = NULL;
+  if (rsp_msg_decode(&rsp_msgt_sgp32_store_metadata_request, c->dl->metadata.data,
+                     c->dl->metadata.len, a, (void **)&m, NULL) != RSP_OK)
+    return RSP_MSG_ERROR_REASON_INCORRECT_INPUT_VALUES;
+  if (rsp__euicc_profile_by_iccid(c, m->iccid.p))
+    return RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_ICCID_ALREADY_EXISTS_ON_EUICC;
+  return 0;
+}
+
 /* Parses as much of the stream as is complete. *done when the last 86 segment was processed. */
 static int64_t parse_stream(struct rsp_euicc *c, struct rsp_arena *a, bool *done) {
   struct euicc_download *d = c->dl;
@@ -546,6 +560,7 @@ static int64_t parse_stream(struct rsp_euicc *c, struct rsp_arena *a, bool *done
     case P_88:
       err =
           container_segments(c, &p, end, RSP_BSP_TAG_SEQUENCE_OF_88, &d->metadata, P_A2_A3, &more);
+      if (!err && d->phase == P_A2_A3) err = check_metadata(c, a);
       break;
     case P_A2_A3:
       if (p == end) {
@@ -584,6 +599,18 @@ static int64_t parse_stream(struct rsp_euicc *c, struct rsp_arena *a, bool *done
   return err;
 }
 
+/* An unprotected profile package is a sequence of Profile Elements, each one DER TLV (SAIP). */
+static bool profile_elements_ok(const uint8_t *p, size_t len) {
+  const uint8_t *end = p + len;
+  struct rsp_der_tlv tlv;
+  if (len == 0) return false;
+  while (p < end)
+    if (rsp_der_read_tlv(&p, end, &tlv) != RSP_OK ||
+        rsp_der_validate_tree(tlv.raw, tlv.raw_len) != RSP_OK)
+      return false;
+  return true;
+}
+
 /* Installs the profile from the assembled metadata and package (one commit with the PIR). */
 static int64_t install(struct rsp_euicc *c, struct rsp_arena *a, struct euicc_profile **out) {
   struct euicc_download *d = c->dl;
@@ -592,7 +619,7 @@ static int64_t install(struct rsp_euicc *c, struct rsp_arena *a, struct euicc_pr
   if (rsp_msg_decode(&rsp_msgt_sgp32_store_metadata_request, d->metadata.data, d->metadata.len, a,
                      (void **)&m, NULL) != RSP_OK)
     return RSP_MSG_ERROR_REASON_INCORRECT_INPUT_VALUES;
-  if (d->upp.len == 0 || rsp_der_validate_tree(d->upp.data, d->upp.len) != RSP_OK)
+  if (!profile_elements_ok(d->upp.data, d->upp.len))
     return RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_PE_PROCESSING_ERROR;
   if (rsp__euicc_profile_by_iccid(c, m->iccid.p))
     return RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_ICCID_ALREADY_EXISTS_ON_EUICC;
@@ -613,7 +640,8 @@ static rsp_err_t pir(struct rsp_euicc *c, struct rsp_arena *a, const struct pir_
   uint8_t bits[5], sig[64];
   struct rsp_buf der;
   size_t start = resp->len;
-  bool have_md = rsp_msg_decode(&rsp_msgt_sgp32_store_metadata_request, d->metadata.data,
+  bool have_md = d->metadata.len > 0 &&
+                 rsp_msg_decode(&rsp_msgt_sgp32_store_metadata_request, d->metadata.data,
                                 d->metadata.len, a, (void **)&m, NULL) == RSP_OK;
   struct rsp_msg_notification_metadata nm = {
       .seq_number = c->st.next_seq,

@@ -14,6 +14,8 @@
 
 #include "../../lib/euicc/euicc_internal.h"
 #include "euicc_eim.h"
+#include "rsp/msg/bpp.h"
+#include "rsp/smdp/bind.h"
 #include "rsp/core/alloc.h"
 #include "rsp/core/log.h"
 #include "test.h"
@@ -27,6 +29,8 @@ static char pki_dir[512], eid[RSP_EID_DIGITS + 1], base_db[600], run_db[600];
 static struct rsp_buf cmds[MAX_CMDS];
 static size_t n_cmds;
 static long kill_at = -1, events;
+
+static void copy_file(const char *from, const char *to);
 
 static void event(void) {
   if (++events == kill_at) raise(SIGKILL);
@@ -75,16 +79,18 @@ static size_t apdu(struct rsp_euicc *c, const uint8_t *cmd, size_t len, uint8_t 
   return rlen;
 }
 
-/* One ES10 command over APDUs: STORE DATA blocks, then GET RESPONSE while 61xx. */
-static bool run_apdus(struct rsp_euicc *c, const struct rsp_buf *req) {
+/* One ES10 command over APDUs: STORE DATA blocks, then GET RESPONSE while 61xx; the answer's
+ * data goes to `out` when given. */
+static bool exchange(struct rsp_euicc *c, const uint8_t *data, size_t len, struct rsp_buf *out) {
   uint8_t cmd[5 + 255], resp[RSP_EUICC_MAX_RAPDU];
   size_t off = 0, rlen = 0;
-  for (unsigned blk = 0; off < req->len; blk++) {
-    size_t n = req->len - off < BLOCK ? req->len - off : BLOCK;
-    bool last = off + n == req->len;
+  if (out) rsp_buf_reset(out);
+  for (unsigned blk = 0; off < len; blk++) {
+    size_t n = len - off < BLOCK ? len - off : BLOCK;
+    bool last = off + n == len;
     uint8_t hdr[5] = {0x80, 0xE2, last ? 0x91 : 0x11, (uint8_t)blk, (uint8_t)n};
     memcpy(cmd, hdr, 5);
-    memcpy(cmd + 5, req->data + off, n);
+    memcpy(cmd + 5, data + off, n);
     rlen = apdu(c, cmd, 5 + n, resp);
     if (rlen < 2) return false;
     off += n;
@@ -92,8 +98,13 @@ static bool run_apdus(struct rsp_euicc *c, const struct rsp_buf *req) {
   while (rlen >= 2 && resp[rlen - 2] == 0x61) {
     uint8_t gr[5] = {0x00, 0xC0, 0x00, 0x00, resp[rlen - 1]};
     rlen = apdu(c, gr, 5, resp);
+    if (out && rlen > 2) rsp_buf_append(out, resp, rlen - 2);
   }
   return rlen >= 2 && resp[rlen - 2] == 0x90;
+}
+
+static bool run_apdus(struct rsp_euicc *c, const struct rsp_buf *req) {
+  return exchange(c, req->data, req->len, NULL);
 }
 
 static bool select_isdr(struct rsp_euicc *c) {
@@ -148,6 +159,132 @@ static void make_base(struct rsp_test_eim *e) {
   rsp_buf_free(&req);
   rsp_buf_free(&resp);
   close_card(c, s);
+}
+
+/* ---- a download interrupted at every APDU ---- */
+
+static struct rsp_msg_notification_configuration_information dl_nci;
+static struct rsp_msg_sgp32_store_metadata_request_notification_configuration_info dl_list = {
+    .v = &dl_nci, .n = 1};
+
+/* The IPA and SM-DP+ side of one download over APDUs; false when the card refused a step. */
+static bool download_over_apdus(struct rsp_euicc *c, const struct rsp_smdp_identity *id,
+                                const struct rsp_msg_sgp32_store_metadata_request *md) {
+  struct rsp_smdp_session s;
+  struct rsp_smdp_status st;
+  struct rsp_buf a, b, bpp;
+  uint8_t sig[64], upp[3000];
+  struct rsp_slice segs[64];
+  size_t n = 0;
+  bool ok = false;
+  rsp_smdp_session_init(&s);
+  rsp_buf_init(&a, 1 << 16);
+  rsp_buf_init(&b, 1 << 16);
+  rsp_buf_init(&bpp, 1 << 16);
+  memset(upp, 0x42, sizeof upp);
+  upp[0] = 0x04, upp[1] = 0x82, upp[2] = 0x0B, upp[3] = 0xB4; /* OCTET STRING of 2996 bytes */
+  if (!select_isdr(c) || !exchange(c, (const uint8_t *)"\xBF\x2E\x00", 3, &a) || a.len != 21)
+    goto out;
+  if (rsp_smdp_server_signed1_make(id, &s, a.data + 5, "smdp.example", &b, sig) != RSP_OK) goto out;
+  struct rsp_smdp_authenticate_server_parts ap = {.server_signed1 = rsp_msg_slice(b.data, b.len),
+                                                  .server_signature1 = rsp_msg_slice(sig, 64),
+                                                  .euicc_ci_pk_id =
+                                                      rsp_msg_slice(id->ci_ski.id, id->ci_ski.len),
+                                                  .server_certificate = rsp_cert_der(id->auth_cert),
+                                                  .tac = {1, 2, 3, 4}};
+  rsp_buf_reset(&a);
+  if (rsp_smdp_authenticate_server_request_build(&ap, &a) != RSP_OK ||
+      !exchange(c, a.data, a.len, &b) ||
+      rsp_smdp_authenticate_server_response_verify(id, &s, b.data, b.len, &st) != RSP_OK ||
+      s.stage != RSP_SMDP_STAGE_AUTHENTICATED)
+    goto out;
+  rsp_buf_reset(&b);
+  if (rsp_smdp_signed2_make(id, &s, rsp_msg_slice(NULL, 0), rsp_msg_slice(NULL, 0), &b, sig) !=
+      RSP_OK)
+    goto out;
+  struct rsp_smdp_prepare_download_parts pp = {.smdp_signed2 = rsp_msg_slice(b.data, b.len),
+                                               .smdp_signature2 = rsp_msg_slice(sig, 64),
+                                               .smdp_certificate = rsp_cert_der(id->pb_cert)};
+  rsp_buf_reset(&a);
+  if (rsp_smdp_prepare_download_request_build(&pp, &a) != RSP_OK ||
+      !exchange(c, a.data, a.len, &b) ||
+      rsp_smdp_prepare_download_response_verify(id, &s, b.data, b.len, &st) != RSP_OK ||
+      s.stage != RSP_SMDP_STAGE_PREPARED)
+    goto out;
+  struct rsp_smdp_profile prof = {
+      .metadata = md, .upp = rsp_msg_slice(upp, sizeof upp), .replace_session_keys = true};
+  if (rsp_smdp_bind_profile(id, &s, &prof, &bpp) != RSP_OK ||
+      rsp_msg_bpp_split(bpp.data, bpp.len, segs, 64, &n) != RSP_OK)
+    goto out;
+  for (size_t i = 0; i < n; i++)
+    if (!exchange(c, segs[i].p, segs[i].len, &b)) goto out;
+  ok = b.len > 0; /* the last segment is answered with the PIR */
+out:
+  rsp_smdp_session_free(&s);
+  rsp_buf_free(&a);
+  rsp_buf_free(&b);
+  rsp_buf_free(&bpp);
+  return ok;
+}
+
+static void tear_download(void) {
+  char before[2048], after[2048], got[2048];
+  struct rsp_smdp_identity *id = NULL;
+  struct rsp_euicc_store *s;
+  uint8_t iccid[10], bits[5];
+  CHECK_OK(rsp_smdp_identity_load(pki_dir, &id));
+  if (access(base_db, F_OK) != 0) {
+    struct rsp_test_eim e;
+    CHECK_OK(rsp_test_eim_load(&e, pki_dir));
+    make_base(&e);
+    rsp_test_eim_free(&e);
+  }
+  rsp_iccid_encode("8944000000000000078", iccid);
+  dl_nci.profile_management_operation = rsp_msg_bits_make(0x0F, bits);
+  dl_nci.notification_address = rsp_msg_slice("smdp.example", 12);
+  struct rsp_msg_sgp32_store_metadata_request md = {.iccid = rsp_msg_slice(iccid, 10),
+                                                    .service_provider_name = rsp_msg_slice("Op", 2),
+                                                    .profile_name = rsp_msg_slice("D", 1),
+                                                    .notification_configuration_info = &dl_list};
+  copy_file(base_db, run_db);
+  struct rsp_euicc *c = open_card(run_db, &s);
+  summary(c, before, sizeof before);
+  CHECK(download_over_apdus(c, id, &md));
+  summary(c, after, sizeof after);
+  close_card(c, s);
+  CHECK(strcmp(before, after) != 0);
+  int kills = 0;
+  for (kill_at = 1;; kill_at++) {
+    copy_file(base_db, run_db);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      struct rsp_euicc_store *cs;
+      struct rsp_euicc *cc = open_card(run_db, &cs);
+      if (!cc) _exit(2);
+      events = 0;
+      rsp__euicc_fault_hook = fault_hook;
+      _exit(download_over_apdus(cc, id, &md) ? 0 : 5);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+      CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+      break;
+    }
+    kills++;
+    c = open_card(run_db, &s);
+    CHECK(c != NULL);
+    if (!c) break;
+    summary(c, got, sizeof got);
+    if (strcmp(got, before) != 0 && strcmp(got, after) != 0)
+      rsp_test_fail(__FILE__, __LINE__, "kill at event %ld left state %s", kill_at, got);
+    rsp_test_checks++;
+    close_card(c, s);
+  }
+  printf("download: %d kills, each left the card with no profile or the whole profile\n", kills);
+  CHECK(kills > 40);
+  rsp_smdp_identity_destroy(id);
 }
 
 static void add_cmd(void (*build)(struct rsp_buf *b, void *ctx), void *ctx) {
@@ -282,7 +419,7 @@ static void tear_everywhere(void) {
 }
 
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(tear_everywhere)};
+  static const struct rsp_test_case cases[] = {T(tear_everywhere), T(tear_download)};
   char cmd[2048];
   if (argc < 2) return 2;
   const char *dir = rsp_test_tmpdir("euicc_tear");
@@ -299,5 +436,5 @@ int main(int argc, char **argv) {
   pclose(f);
   eid[strcspn(eid, "\n")] = '\0';
   rsp_log_set_level(RSP_LOG_ERROR);
-  return rsp_test_main(argc - 1, argv + 1, cases, 1);
+  return rsp_test_main(argc - 1, argv + 1, cases, sizeof cases / sizeof cases[0]);
 }
