@@ -69,10 +69,6 @@ struct euicc_download {
   struct rsp_buf upp;      /* profile package from the 86 segments */
 };
 
-static rsp_err_t encode(const struct rsp_msg_type *t, const void *v, struct rsp_buf *resp) {
-  return rsp_msg_encode(t, v, resp, NULL);
-}
-
 static struct euicc_download *session(struct rsp_euicc *c) {
   if (!c->dl) {
     c->dl = rsp_calloc(1, sizeof *c->dl);
@@ -152,7 +148,7 @@ static rsp_err_t auth_error(const struct rsp_msg_server_signed1 *s1, int64_t cod
   struct rsp_msg_sgp32_authenticate_server_response out = {
       .which = RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_ERROR,
       .u.authenticate_response_error = &e};
-  return encode(&rsp_msgt_sgp32_authenticate_server_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_sgp32_authenticate_server_response, &out, resp);
 }
 
 /* EUICCInfo2 as GetEUICCInfo2 answers it, decoded, for euiccSigned1. */
@@ -228,7 +224,7 @@ EUICC_HANDLER(rsp__euicc_authenticate_server) {
                       : sizeof d->ci_ski;
   memcpy(d->ci_ski, r->euicc_ci_pk_id_to_be_used.p, d->ci_ski_len);
   d->stage = DL_AUTHENTICATED;
-  return encode(&rsp_msgt_sgp32_authenticate_server_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_sgp32_authenticate_server_response, &out, resp);
 }
 
 /* ---- PrepareDownload
@@ -289,7 +285,7 @@ EUICC_HANDLER(rsp__euicc_prepare_download) {
     rsp_log(RSP_LOG_INFO, "euicc", "card %s: PrepareDownload refused (%lld)", c->eid_digits,
             (long long)err);
     if (err != RSP_MSG_DOWNLOAD_ERROR_CODE_NO_SESSION_CONTEXT) rsp__euicc_download_reset(c);
-    return encode(&rsp_msgt_sgp32_prepare_download_response, &out, resp);
+    return rsp__euicc_encode(&rsp_msgt_sgp32_prepare_download_response, &out, resp);
   }
   /* one-time key pair on the curve of CERT.DPpb */
   rsp_key_free(d->otsk);
@@ -317,7 +313,7 @@ EUICC_HANDLER(rsp__euicc_prepare_download) {
       .u.download_response_ok = &ok};
   d->stage = DL_PREPARED;
   d->phase = P_OUTER;
-  return encode(&rsp_msgt_sgp32_prepare_download_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_sgp32_prepare_download_response, &out, resp);
 }
 
 /* ---- CancelSession
@@ -334,7 +330,7 @@ EUICC_HANDLER(rsp__euicc_cancel_session) {
   (void)a;
   (void)changed;
   if (!d || d->stage == DL_IDLE || !same_txid(d, r->transaction_id))
-    return encode(&rsp_msgt_sgp32_cancel_session_response, &out, resp);
+    return rsp__euicc_encode(&rsp_msgt_sgp32_cancel_session_response, &out, resp);
   struct rsp_msg_euicc_cancel_session_signed s = {.transaction_id = r->transaction_id,
                                                   .smdp_oid =
                                                       rsp_msg_slice(d->smdp_oid, d->smdp_oid_len),
@@ -350,7 +346,7 @@ EUICC_HANDLER(rsp__euicc_cancel_session) {
       .euicc_cancel_session_signed = &s, .euicc_cancel_session_signature = rsp_msg_slice(sig, 64)};
   out.which = RSP_MSG_SGP32_CANCEL_SESSION_RESPONSE_CANCEL_SESSION_RESPONSE_OK;
   out.u.cancel_session_response_ok = &ok;
-  rc = encode(&rsp_msgt_sgp32_cancel_session_response, &out, resp);
+  rc = rsp__euicc_encode(&rsp_msgt_sgp32_cancel_session_response, &out, resp);
   rsp_log(RSP_LOG_INFO, "euicc", "card %s: download session cancelled (reason %lld)", c->eid_digits,
           (long long)r->reason);
   rsp__euicc_download_reset(c);
@@ -672,7 +668,7 @@ static rsp_err_t pir(struct rsp_euicc *c, struct rsp_arena *a, const struct pir_
   rsp_buf_free(&der);
   struct rsp_msg_sgp32_profile_installation_result res = {.profile_installation_result_data = &data,
                                                           .euicc_sign_pir = rsp_msg_slice(sig, 64)};
-  if (rc == RSP_OK) rc = encode(&rsp_msgt_sgp32_profile_installation_result, &res, resp);
+  if (rc == RSP_OK) rc = rsp__euicc_encode(&rsp_msgt_sgp32_profile_installation_result, &res, resp);
   if (rc != RSP_OK) return rc;
   struct euicc_notification n = {.seq = c->st.next_seq,
                                  .event = 1u << RSP_MSG_NOTIFICATION_EVENT_NOTIFICATION_INSTALL,

@@ -19,15 +19,6 @@ static const char SAS_NUMBER[] = "OPENRSP-SOFTWARE-EUICC";
 static const uint8_t EXT_CARD_RESOURCE[] = {0x81, 0x01, 0x00, 0x82, 0x03, 0x10,
                                             0x00, 0x00, 0x83, 0x02, 0x40, 0x00};
 
-static rsp_err_t encode(const struct rsp_msg_type *t, const void *v, struct rsp_buf *resp) {
-  struct rsp_msg_diag diag;
-  rsp_err_t rc = rsp_msg_encode(t, v, resp, &diag);
-  if (rc != RSP_OK)
-    rsp_log(RSP_LOG_ERROR, "euicc", "cannot encode %s: %s at %s", t->name, rsp_err_name(rc),
-            diag.path);
-  return rc;
-}
-
 static struct rsp_slice cstr(const char *s) { return rsp_msg_slice(s, strlen(s)); }
 
 EUICC_HANDLER(rsp__euicc_get_eid) {
@@ -38,10 +29,10 @@ EUICC_HANDLER(rsp__euicc_get_eid) {
   struct rsp_msg_get_euicc_data_response out = {.eid_value = rsp_msg_slice(c->eid, RSP_EID_LEN)};
   if (r->tag_list.len != 1 || r->tag_list.p[0] != 0x5A) out.eid_value = rsp_msg_slice(NULL, 0);
   if (!out.eid_value.p)
-    return encode(&rsp_msgt_get_euicc_data_response, &out, resp) == RSP_OK
+    return rsp__euicc_encode(&rsp_msgt_get_euicc_data_response, &out, resp) == RSP_OK
                ? RSP_OK
                : rsp_buf_append(resp, "\xBF\x3E\x00", 3);
-  return encode(&rsp_msgt_get_euicc_data_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_get_euicc_data_response, &out, resp);
 }
 
 /* SubjectKeyIdentifiers of the trusted CIs, for both lists of EUICCInfo1/2. */
@@ -72,7 +63,7 @@ EUICC_HANDLER(rsp__euicc_get_info1) {
   struct rsp_msg_euicc_info1 out = {.svn = rsp_msg_slice(SVN, 3),
                                     .euicc_ci_pk_id_list_for_verification = &ver,
                                     .euicc_ci_pk_id_list_for_signing = &sig};
-  return encode(&rsp_msgt_euicc_info1, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_euicc_info1, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_info2) {
@@ -108,7 +99,7 @@ EUICC_HANDLER(rsp__euicc_get_info2) {
           rsp_msg_bits_make(1u << RSP_MSG_EUICC_INFO2_TRE_PROPERTIES_IS_DISCRETE, tre),
       .ipa_mode = rsp_msg_int_make(RSP_MSG_IPA_MODE_IPAD),
       .iot_specific_info = &iot};
-  return encode(&rsp_msgt_sgp32_euicc_info2, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_sgp32_euicc_info2, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_challenge) {
@@ -120,7 +111,7 @@ EUICC_HANDLER(rsp__euicc_get_challenge) {
   c->challenge_valid = true;
   struct rsp_msg_get_euicc_challenge_response out = {
       .euicc_challenge = rsp_msg_slice(c->challenge, sizeof c->challenge)};
-  return encode(&rsp_msgt_get_euicc_challenge_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_get_euicc_challenge_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_addresses) {
@@ -130,7 +121,7 @@ EUICC_HANDLER(rsp__euicc_get_addresses) {
   struct rsp_msg_euicc_configured_addresses_response out = {
       .default_dp_address = c->st.default_dp[0] ? cstr(c->st.default_dp) : rsp_msg_slice(NULL, 0),
       .root_ds_address = cstr(c->st.root_ds)};
-  return encode(&rsp_msgt_euicc_configured_addresses_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_euicc_configured_addresses_response, &out, resp);
 }
 
 static int64_t set_default_dp(struct rsp_euicc *c, struct rsp_slice addr, bool *changed) {
@@ -145,7 +136,7 @@ EUICC_HANDLER(rsp__euicc_set_default_dp) {
   (void)a;
   struct rsp_msg_set_default_dp_address_response out = {
       .set_default_dp_address_result = set_default_dp(c, r->default_dp_address, changed)};
-  return encode(&rsp_msgt_set_default_dp_address_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_set_default_dp_address_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_set_default_dp32) {
@@ -153,7 +144,7 @@ EUICC_HANDLER(rsp__euicc_set_default_dp32) {
   (void)a;
   struct rsp_msg_sgp32_set_default_dp_address_response out = {
       .set_default_dp_address_result = set_default_dp(c, r->default_dp_address, changed)};
-  return encode(&rsp_msgt_sgp32_set_default_dp_address_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_sgp32_set_default_dp_address_response, &out, resp);
 }
 
 /* ---- profiles -----------------------------------------------------------------------------------
@@ -222,7 +213,7 @@ rsp_err_t rsp__euicc_profiles_response(struct rsp_euicc *c,
   if (r->search_criteria && r->search_criteria->which == RSP_MSG_ALT_UNKNOWN) {
     out.which = RSP_MSG_SGP32_PROFILE_INFO_LIST_RESPONSE_PROFILE_INFO_LIST_ERROR;
     out.u.profile_info_list_error = 1; /* incorrectInputValues */
-    return encode(&rsp_msgt_sgp32_profile_info_list_response, &out, resp);
+    return rsp__euicc_encode(&rsp_msgt_sgp32_profile_info_list_response, &out, resp);
   }
   for (size_t i = 0; i < c->st.n_profiles; i++) {
     const struct euicc_profile *p = &c->st.profiles[i];
@@ -236,7 +227,7 @@ rsp_err_t rsp__euicc_profiles_response(struct rsp_euicc *c,
     if (rc != RSP_OK) return rc;
     list.n++;
   }
-  return encode(&rsp_msgt_sgp32_profile_info_list_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_sgp32_profile_info_list_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_profiles_info) {
@@ -264,7 +255,7 @@ EUICC_HANDLER(rsp__euicc_enable_profile) {
     if (rc != RSP_OK) return rc;
     *changed = out.enable_result == 0;
   }
-  return encode(&rsp_msgt_enable_profile_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_enable_profile_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_disable_profile) {
@@ -279,7 +270,7 @@ EUICC_HANDLER(rsp__euicc_disable_profile) {
     if (rc != RSP_OK) return rc;
     *changed = out.disable_result == 0;
   }
-  return encode(&rsp_msgt_disable_profile_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_disable_profile_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_delete_profile) {
@@ -292,7 +283,7 @@ EUICC_HANDLER(rsp__euicc_delete_profile) {
     if (rc != RSP_OK) return rc;
     *changed = out.delete_result == 0;
   }
-  return encode(&rsp_msgt_delete_profile_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_delete_profile_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_set_nickname) {
@@ -306,7 +297,7 @@ EUICC_HANDLER(rsp__euicc_set_nickname) {
     out.set_nickname_result = 0;
     *changed = true;
   }
-  return encode(&rsp_msgt_set_nickname_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_set_nickname_response, &out, resp);
 }
 
 /* ---- notifications ------------------------------------------------------------------------------
@@ -338,7 +329,7 @@ EUICC_HANDLER(rsp__euicc_list_notification) {
     m->notification_address = cstr(n->address);
     if (n->has_iccid) m->iccid = rsp_msg_slice(n->iccid, RSP_ICCID_LEN);
   }
-  return encode(&rsp_msgt_list_notification_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_list_notification_response, &out, resp);
 }
 
 /* BF2B { A0 { pending notifications } } or BF2B { A2 { EuiccPackageResult ... } }: written from
@@ -382,7 +373,7 @@ EUICC_HANDLER(rsp__euicc_retrieve_notifications) {
     struct rsp_msg_sgp32_retrieve_notifications_list_response out = {
         .which = RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_RESPONSE_NOTIFICATIONS_LIST_RESULT_ERROR,
         .u.notifications_list_result_error = 127};
-    return encode(&rsp_msgt_sgp32_retrieve_notifications_list_response, &out, resp);
+    return rsp__euicc_encode(&rsp_msgt_sgp32_retrieve_notifications_list_response, &out, resp);
   }
   }
 }
@@ -401,7 +392,7 @@ EUICC_HANDLER(rsp__euicc_remove_notification) {
     *changed = true;
     break;
   }
-  return encode(&rsp_msgt_notification_sent_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_notification_sent_response, &out, resp);
 }
 
 /* ---- memory reset, RAT, CRL
@@ -461,7 +452,7 @@ EUICC_HANDLER(rsp__euicc_memory_reset) {
   *changed = any;
   struct rsp_msg_euicc_memory_reset_response out = {.reset_result =
                                                         any ? 0 : 1}; /* nothingToDelete */
-  return encode(&rsp_msgt_euicc_memory_reset_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_euicc_memory_reset_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_memory_reset32) {
@@ -490,7 +481,7 @@ EUICC_HANDLER(rsp__euicc_memory_reset32) {
   }
   out.reset_result = any ? 0 : 1;
   *changed = any;
-  return encode(&rsp_msgt_sgp32_euicc_memory_reset_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_sgp32_euicc_memory_reset_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_rat) {
@@ -501,7 +492,7 @@ EUICC_HANDLER(rsp__euicc_get_rat) {
   (void)req;
   (void)changed;
   if (!rat.v) return RSP_E_NOMEM;
-  return encode(&rsp_msgt_get_rat_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_get_rat_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_load_crl) {
@@ -512,5 +503,5 @@ EUICC_HANDLER(rsp__euicc_load_crl) {
   (void)req;
   (void)a;
   (void)changed;
-  return encode(&rsp_msgt_load_crl_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_load_crl_response, &out, resp);
 }

@@ -144,6 +144,15 @@ rsp_err_t rsp__euicc_sign(struct rsp_euicc *c, const struct rsp_slice *parts, si
   return rsp_signer_sign_v(c->signer, parts, n, sig);
 }
 
+rsp_err_t rsp__euicc_encode(const struct rsp_msg_type *t, const void *v, struct rsp_buf *resp) {
+  struct rsp_msg_diag diag;
+  rsp_err_t rc = rsp_msg_encode(t, v, resp, &diag);
+  if (rc != RSP_OK)
+    rsp_log(RSP_LOG_ERROR, "euicc", "cannot encode %s: %s at %s", t->name, rsp_err_name(rc),
+            diag.path);
+  return rc;
+}
+
 /* ---- commit ------------------------------------------------------------------------------------
  */
 

@@ -121,6 +121,8 @@ struct rsp_euicc {
 rsp_err_t rsp__euicc_es10(struct rsp_euicc *c, const uint8_t *req, size_t len,
                           struct rsp_buf *resp);
 int64_t rsp__euicc_now(const struct rsp_euicc *c);
+/* Encodes a response (logging the path of anything the encoder refuses). */
+rsp_err_t rsp__euicc_encode(const struct rsp_msg_type *t, const void *v, struct rsp_buf *resp);
 /* Fault injection for the tear tests: when set, called at "commit:before" and "commit:after"
  * (around the store write) so a test can kill the process there. NULL in production. */
 extern void (*rsp__euicc_fault_hook)(const char *point);

@@ -12,15 +12,6 @@
 /* associationToken value that asks the eUICC to allocate one (SGP.32 §5.9.4, notes 3.7) */
 #define TOKEN_ALLOCATE (-1)
 
-static rsp_err_t encode(const struct rsp_msg_type *t, const void *v, struct rsp_buf *resp) {
-  struct rsp_msg_diag diag;
-  rsp_err_t rc = rsp_msg_encode(t, v, resp, &diag);
-  if (rc != RSP_OK)
-    rsp_log(RSP_LOG_ERROR, "euicc", "cannot encode %s: %s at %s", t->name, rsp_err_name(rc),
-            diag.path);
-  return rc;
-}
-
 /* ---- eIM associations
  * ---------------------------------------------------------------------------- */
 
@@ -108,7 +99,7 @@ EUICC_HANDLER(rsp__euicc_add_initial_eim) {
   if (err) {
     out.which = RSP_MSG_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_ERROR;
     out.u.add_initial_eim_error = err;
-    return encode(&rsp_msgt_add_initial_eim_response, &out, resp);
+    return rsp__euicc_encode(&rsp_msgt_add_initial_eim_response, &out, resp);
   }
   ok.v = rsp_arena_alloc(a, l->n * sizeof *ok.v);
   if (!ok.v) return RSP_E_NOMEM;
@@ -127,7 +118,7 @@ EUICC_HANDLER(rsp__euicc_add_initial_eim) {
   }
   ok.n = l->n;
   *changed = true;
-  return encode(&rsp_msgt_add_initial_eim_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_add_initial_eim_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_eim_configuration) {
@@ -153,7 +144,7 @@ EUICC_HANDLER(rsp__euicc_get_eim_configuration) {
     cfg->association_token.v = e->token;
     list.v[list.n++] = *cfg;
   }
-  return encode(&rsp_msgt_get_eim_configuration_data_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_get_eim_configuration_data_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_certs) {
@@ -168,7 +159,7 @@ EUICC_HANDLER(rsp__euicc_get_certs) {
     out.which = RSP_MSG_GET_CERTS_RESPONSE_GET_CERTS_ERROR;
     out.u.get_certs_error = 1; /* invalidCiPKId */
   }
-  return encode(&rsp_msgt_get_certs_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_get_certs_response, &out, resp);
 }
 
 /* ---- PSMOs
@@ -405,7 +396,7 @@ static rsp_err_t signed_error(struct rsp_euicc *c, const struct package_ctx *p, 
   struct rsp_msg_euicc_package_result out = {
       .which = RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_ERROR_SIGNED,
       .u.euicc_package_error_signed = &es};
-  if (rc == RSP_OK) rc = encode(&rsp_msgt_euicc_package_result, &out, resp);
+  if (rc == RSP_OK) rc = rsp__euicc_encode(&rsp_msgt_euicc_package_result, &out, resp);
   rsp_buf_free(&der);
   rsp_buf_free(&in);
   rsp_log(RSP_LOG_INFO, "euicc", "card %s: eUICC package from %s refused with error %lld",
@@ -421,7 +412,7 @@ static rsp_err_t unsigned_error(struct rsp_euicc *c, const struct rsp_msg_euicc_
       .which = RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_ERROR_UNSIGNED,
       .u.euicc_package_error_unsigned = &eu};
   rsp_log(RSP_LOG_INFO, "euicc", "card %s: eUICC package refused: %s", c->eid_digits, why);
-  return encode(&rsp_msgt_euicc_package_result, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_euicc_package_result, &out, resp);
 }
 
 /* Signs the result data, keeps the result as a pending notification, answers with it. */
@@ -448,7 +439,7 @@ static rsp_err_t signed_result(struct rsp_euicc *c, const struct package_ctx *p,
   struct rsp_msg_euicc_package_result out = {
       .which = RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED,
       .u.euicc_package_result_signed = &rs};
-  if (rc == RSP_OK) rc = encode(&rsp_msgt_euicc_package_result, &out, resp);
+  if (rc == RSP_OK) rc = rsp__euicc_encode(&rsp_msgt_euicc_package_result, &out, resp);
   if (rc == RSP_OK) {
     struct euicc_notification n = {.seq = c->st.next_seq,
                                    .is_epr = true,
@@ -530,7 +521,7 @@ EUICC_HANDLER(rsp__euicc_profile_rollback) {
     c->st.rollback_granted = false; /* once */
     *changed = result == 0;
   }
-  return encode(&rsp_msgt_profile_rollback_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_profile_rollback_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_configure_immediate) {
@@ -540,7 +531,7 @@ EUICC_HANDLER(rsp__euicc_configure_immediate) {
       .config_immediate_enable_result = configure_immediate(
           c, r->immediate_enable_flag, r->default_smdp_oid, r->default_smdp_address)};
   *changed = out.config_immediate_enable_result == 0;
-  return encode(&rsp_msgt_configure_immediate_profile_enabling_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_configure_immediate_profile_enabling_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_immediate_enable) {
@@ -561,7 +552,7 @@ EUICC_HANDLER(rsp__euicc_immediate_enable) {
   } else if (c->st.immediate_enable) {
     out.immediate_enable_result = 4; /* noSessionContext */
   }
-  return encode(&rsp_msgt_immediate_enable_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_immediate_enable_response, &out, resp);
 }
 
 static struct euicc_profile *fallback_profile(struct rsp_euicc *c) {
@@ -589,7 +580,7 @@ EUICC_HANDLER(rsp__euicc_execute_fallback) {
     }
     out.execute_fallback_mechanism_result = result == 0 ? 0 : 7;
   }
-  return encode(&rsp_msgt_execute_fallback_mechanism_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_execute_fallback_mechanism_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_return_from_fallback) {
@@ -608,7 +599,7 @@ EUICC_HANDLER(rsp__euicc_return_from_fallback) {
       *changed = true;
     }
   }
-  return encode(&rsp_msgt_return_from_fallback_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_return_from_fallback_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_enable_emergency) {
@@ -618,7 +609,7 @@ EUICC_HANDLER(rsp__euicc_enable_emergency) {
   (void)req;
   (void)a;
   (void)changed;
-  return encode(&rsp_msgt_enable_emergency_profile_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_enable_emergency_profile_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_disable_emergency) {
@@ -627,7 +618,7 @@ EUICC_HANDLER(rsp__euicc_disable_emergency) {
   (void)req;
   (void)a;
   (void)changed;
-  return encode(&rsp_msgt_disable_emergency_profile_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_disable_emergency_profile_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_get_connectivity) {
@@ -639,7 +630,7 @@ EUICC_HANDLER(rsp__euicc_get_connectivity) {
   (void)req;
   (void)a;
   (void)changed;
-  return encode(&rsp_msgt_get_connectivity_parameters_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_get_connectivity_parameters_response, &out, resp);
 }
 
 EUICC_HANDLER(rsp__euicc_ipae_activation) {
@@ -649,5 +640,5 @@ EUICC_HANDLER(rsp__euicc_ipae_activation) {
   (void)req;
   (void)a;
   (void)changed;
-  return encode(&rsp_msgt_ipae_activation_response, &out, resp);
+  return rsp__euicc_encode(&rsp_msgt_ipae_activation_response, &out, resp);
 }

@@ -161,6 +161,47 @@ static void make_base(struct rsp_test_eim *e) {
   close_card(c, s);
 }
 
+/* Runs `work` on the card in a child process killed at event 1, 2, ... (APDUs and store writes)
+ * until it completes; after each kill the card is reopened from its store and its summary must
+ * be one of the `n` allowed states. Returns the number of kills. */
+static int kill_everywhere(bool (*work)(struct rsp_euicc *c, void *ctx), void *ctx,
+                           char (*allowed)[2048], size_t n) {
+  char got[2048];
+  struct rsp_euicc_store *s;
+  int kills = 0;
+  for (kill_at = 1;; kill_at++) {
+    copy_file(base_db, run_db);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      struct rsp_euicc_store *cs;
+      struct rsp_euicc *cc = open_card(run_db, &cs);
+      if (!cc) _exit(2);
+      events = 0;
+      rsp__euicc_fault_hook = fault_hook;
+      _exit(work(cc, ctx) ? 0 : 5);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+      CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+      return kills;
+    }
+    kills++;
+    struct rsp_euicc *c = open_card(run_db, &s);
+    CHECK(c != NULL);
+    if (!c) return kills;
+    summary(c, got, sizeof got);
+    bool known = false;
+    for (size_t i = 0; i < n && !known; i++) known = strcmp(got, allowed[i]) == 0;
+    if (!known) rsp_test_fail(__FILE__, __LINE__, "kill at event %ld left state %s", kill_at, got);
+    rsp_test_checks++;
+    rsp_euicc_reset(c); /* and the card still answers */
+    CHECK(select_isdr(c));
+    close_card(c, s);
+  }
+}
+
 /* ---- a download interrupted at every APDU ---- */
 
 static struct rsp_msg_notification_configuration_information dl_nci;
@@ -227,8 +268,18 @@ out:
   return ok;
 }
 
+struct dl_ctx {
+  const struct rsp_smdp_identity *id;
+  const struct rsp_msg_sgp32_store_metadata_request *md;
+};
+
+static bool run_download(struct rsp_euicc *c, void *ctx) {
+  const struct dl_ctx *d = ctx;
+  return download_over_apdus(c, d->id, d->md);
+}
+
 static void tear_download(void) {
-  char before[2048], after[2048], got[2048];
+  char before[2048], after[2048];
   struct rsp_smdp_identity *id = NULL;
   struct rsp_euicc_store *s;
   uint8_t iccid[10], bits[5];
@@ -253,35 +304,11 @@ static void tear_download(void) {
   summary(c, after, sizeof after);
   close_card(c, s);
   CHECK(strcmp(before, after) != 0);
-  int kills = 0;
-  for (kill_at = 1;; kill_at++) {
-    copy_file(base_db, run_db);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-      struct rsp_euicc_store *cs;
-      struct rsp_euicc *cc = open_card(run_db, &cs);
-      if (!cc) _exit(2);
-      events = 0;
-      rsp__euicc_fault_hook = fault_hook;
-      _exit(download_over_apdus(cc, id, &md) ? 0 : 5);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
-      CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-      break;
-    }
-    kills++;
-    c = open_card(run_db, &s);
-    CHECK(c != NULL);
-    if (!c) break;
-    summary(c, got, sizeof got);
-    if (strcmp(got, before) != 0 && strcmp(got, after) != 0)
-      rsp_test_fail(__FILE__, __LINE__, "kill at event %ld left state %s", kill_at, got);
-    rsp_test_checks++;
-    close_card(c, s);
-  }
+  struct dl_ctx dc = {id, &md};
+  char allowed[2][2048];
+  memcpy(allowed[0], before, sizeof before);
+  memcpy(allowed[1], after, sizeof after);
+  int kills = kill_everywhere(run_download, &dc, allowed, 2);
   printf("download: %d kills, each left the card with no profile or the whole profile\n", kills);
   CHECK(kills > 40);
   rsp_smdp_identity_destroy(id);
@@ -363,9 +390,14 @@ static void copy_file(const char *from, const char *to) {
   if (system(cmd) != 0) rsp_test_fail(__FILE__, __LINE__, "cp failed");
 }
 
+static bool run_all(struct rsp_euicc *c, void *ctx) {
+  (void)ctx;
+  run_sequence(c, NULL);
+  return true;
+}
+
 static void tear_everywhere(void) {
   static char sums[MAX_CMDS + 1][2048];
-  char got[2048];
   struct rsp_test_eim e;
   struct rsp_euicc_store *s;
   CHECK_OK(rsp_test_eim_load(&e, pki_dir));
@@ -377,41 +409,7 @@ static void tear_everywhere(void) {
   summary(c, sums[0], sizeof sums[0]);
   run_sequence(c, sums);
   close_card(c, s);
-  int kills = 0;
-  for (kill_at = 1;; kill_at++) {
-    copy_file(base_db, run_db);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-      struct rsp_euicc_store *cs;
-      struct rsp_euicc *cc = open_card(run_db, &cs);
-      if (!cc) _exit(2);
-      events = 0;
-      rsp__euicc_fault_hook = fault_hook;
-      run_sequence(cc, NULL);
-      _exit(0);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-    if (!killed) {
-      CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-      break;
-    }
-    kills++;
-    c = open_card(run_db, &s);
-    CHECK(c != NULL);
-    if (!c) break;
-    summary(c, got, sizeof got);
-    bool known = false;
-    for (size_t i = 0; i <= n_cmds && !known; i++) known = strcmp(got, sums[i]) == 0;
-    if (!known) rsp_test_fail(__FILE__, __LINE__, "kill at event %ld left state %s", kill_at, got);
-    rsp_test_checks++;
-    /* the card still works: the whole sequence can be replayed without error */
-    rsp_euicc_reset(c);
-    CHECK(select_isdr(c));
-    close_card(c, s);
-  }
+  int kills = kill_everywhere(run_all, NULL, sums, n_cmds + 1);
   printf("%d kills (every APDU and every store write), each left a before-or-after state\n", kills);
   CHECK(kills > (int)n_cmds * 3);
   rsp_test_eim_free(&e);
