@@ -396,6 +396,44 @@ static void every_psmo_and_eco(void) {
   rsp_euicc_destroy(c);
 }
 
+/* The GSMA SGP.26 test card: its identity laid out by `rsp-pki import-sgp26`. */
+static void sgp26_card(void) {
+  char dir[600], cmd[2048];
+  const char *sgp26 = rsp_test_shared_path("sgp26");
+  if (!sgp26) rsp_test_skip("SGP.26 PKI absent (../shared/sgp26)");
+  snprintf(dir, sizeof dir, "%s/sgp26", rsp_test_tmpdir("euicc_sgp26"));
+  snprintf(cmd, sizeof cmd, "'%s' import-sgp26 --from '%s' --dir '%s' >/dev/null", rsp_pki_bin,
+           sgp26, dir);
+  CHECK(system(cmd) == 0);
+  struct rsp_euicc *c = NULL;
+  struct rsp_euicc_options o = {.pki_dir = dir, .eid = "89049032123451234512345678901235"};
+  CHECK_OK(rsp_euicc_open(&o, &c));
+  if (!c) return;
+  struct rsp_arena a;
+  uint8_t want[RSP_EID_LEN];
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  rsp_eid_from_string(o.eid, want);
+  struct rsp_msg_get_euicc_data_request q = {.tag_list = rsp_msg_slice("\x5A", 1)};
+  struct rsp_msg_get_euicc_data_response *r =
+      call(c, &rsp_msgt_get_euicc_data_request, &q, &rsp_msgt_get_euicc_data_response, &a);
+  CHECK(r && r->eid_value.len == 16 && memcmp(r->eid_value.p, want, 16) == 0);
+  /* GetCerts returns the SGP.26 EUM and eUICC certificates */
+  struct rsp_msg_get_certs_request gq = {0};
+  struct rsp_msg_get_certs_response *g =
+      call(c, &rsp_msgt_get_certs_request, &gq, &rsp_msgt_get_certs_response, &a);
+  CHECK(g && g->which == RSP_MSG_GET_CERTS_RESPONSE_CERTS);
+  if (g && g->which == RSP_MSG_GET_CERTS_RESPONSE_CERTS) {
+    size_t len;
+    uint8_t *der =
+        rsp_test_read_file(rsp_test_shared_path("sgp26/eUICC/CERT_EUICC_ECDSA_NIST.der"), &len);
+    CHECK(der && g->u.certs->euicc_certificate.len == len &&
+          memcmp(g->u.certs->euicc_certificate.p, der, len) == 0);
+    rsp_free(der);
+  }
+  rsp_arena_free(&a);
+  rsp_euicc_destroy(c);
+}
+
 static void state_survives_restart(void) {
   char path[600];
   struct rsp_euicc_store *s = NULL;
@@ -418,7 +456,8 @@ static void state_survives_restart(void) {
 
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {T(identity_and_info), T(eim_packages),
-                                               T(every_psmo_and_eco), T(state_survives_restart)};
+                                               T(every_psmo_and_eco), T(sgp26_card),
+                                               T(state_survives_restart)};
   if (argc < 2) {
     fprintf(stderr, "usage: test_euicc_core RSP_PKI_BINARY [case]\n");
     return 2;
