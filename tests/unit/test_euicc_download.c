@@ -56,6 +56,22 @@ static const struct pki *nist(void) { return make_pki(&pki_nist, "download_nist"
 static const struct pki *brp(void) { return make_pki(&pki_brp, "download_brp", "brp"); }
 static const struct pki *other(void) { return make_pki(&pki_other, "download_other", "nist"); }
 
+/* The GSMA SGP.26 test PKI (CI, EUM, eUICC 89049032123451234512345678901235, SM-DP+ auth/pb)
+ * laid out by `rsp-pki import-sgp26`; NULL (test skipped) when ../shared is absent. */
+static const struct pki *sgp26(struct pki *k, const char *curve) {
+  char cmd[2048];
+  const char *from = rsp_test_shared_path("sgp26");
+  if (!from) rsp_test_skip("SGP.26 PKI absent (../shared/sgp26)");
+  if (k->dir[0]) return k;
+  snprintf(k->top, sizeof k->top, "%s", rsp_test_tmpdir("download_sgp26"));
+  snprintf(k->dir, sizeof k->dir, "%s/pki", k->top);
+  snprintf(cmd, sizeof cmd, "'%s' import-sgp26 --from '%s' --dir '%s' --curve %s >/dev/null",
+           rsp_pki_bin, from, k->dir, curve);
+  if (system(cmd) != 0) rsp_test_fail(__FILE__, __LINE__, "rsp-pki import-sgp26 failed");
+  snprintf(k->eid, sizeof k->eid, "89049032123451234512345678901235");
+  return k;
+}
+
 /* One card and the SM-DP+ of the same PKI. */
 struct world {
   struct rsp_euicc *card;
@@ -509,6 +525,15 @@ static void downloads(const struct pki *k) {
 }
 
 static void download_nist(void) { downloads(nist()); }
+/* The GSMA test certificates on both sides, as a test lab's SM-DP+ and card would use them. */
+static void download_sgp26_nist(void) {
+  static struct pki k;
+  downloads(sgp26(&k, "nist"));
+}
+static void download_sgp26_brp(void) {
+  static struct pki k;
+  downloads(sgp26(&k, "brp"));
+}
 static void download_brp(void) { downloads(brp()); }
 
 /* The IPA may cut the BPP anywhere (SGP.22 §2.5.5 gives one order, peers differ): the card parses
@@ -1050,6 +1075,8 @@ static void cleanup(void) {
 int main(int argc, char **argv) {
   /* bpp_bad_mac last: a card bug aborts it in the sanitizer build (see there) */
   static const struct rsp_test_case cases[] = {T(download_nist),
+                                               T(download_sgp26_nist),
+                                               T(download_sgp26_brp),
                                                T(download_brp),
                                                T(download_random_chunks),
                                                T(download_ts48),
