@@ -6,11 +6,22 @@
  * GET RESPONSE. Each answer is printed in hex on its own line.
  *
  *   pcsc_client --reader NAME [options] REQUEST[:SW]...
+ *   pcsc_client --reader NAME [options] download PKI_DIR ICCID
  *
  * REQUEST:SW expects the exchange to end with status word SW instead of a response (for
- * malformed requests: BF3E03AABB:6A80). Exit status: 0 every check passed, 1 a check failed,
- * 2 usage error, 3 PC/SC failure (no reader, no card). */
+ * malformed requests: BF3E03AABB:6A80).
+ *
+ * `download` runs a whole SGP.22 profile download over the same APDUs, playing the LPA and the
+ * SM-DP+ (lib/smdp, its keys from PKI_DIR as rsp-pki create lays them out) in this process:
+ * GetEUICCChallenge, AuthenticateServer, PrepareDownload, then every LoadBoundProfilePackage
+ * call of a freshly bound profile with the given ICCID. It prints the ISD-P AID of the installed
+ * profile; a refusal names the step and why (status word, the card's error code, the SM-DP+'s
+ * ES9+ codes, or the bppCommandId and errorReason of the ProfileInstallationResult).
+ *
+ * Exit status: 0 every check passed, 1 a check failed or the download was refused, 2 usage
+ * error, 3 PC/SC failure (no reader, no card). */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +30,16 @@
 #include <time.h>
 
 #include <winscard.h>
+
+#include "rsp/core/arena.h"
+#include "rsp/core/buf.h"
+#include "rsp/core/hex.h"
+#include "rsp/core/log.h"
+#include "rsp/der/der.h"
+#include "rsp/msg/asn1.h"
+#include "rsp/msg/bpp.h"
+#include "rsp/msg/msg.h"
+#include "rsp/smdp/bind.h"
 
 #define CLIENT_OK 0
 #define CLIENT_FAIL 1
@@ -35,6 +56,7 @@ static const uint8_t isd_r_aid[16] = {0xA0, 0x00, 0x00, 0x05, 0x59, 0x10, 0x10, 
 
 static const char usage_text[] =
     "usage: pcsc_client --reader NAME [options] REQUEST[:SW]...\n"
+    "       pcsc_client --reader NAME [options] download PKI_DIR ICCID\n"
     "  --reader NAME        reader name, or a prefix of it (e.g. 'Virtual PCD')\n"
     "  --list               list the readers and exit\n"
     "  --protocol t0|t1     transmission protocol (default t0)\n"
@@ -48,7 +70,9 @@ static const char usage_text[] =
     "  --terminal-capability  send TERMINAL CAPABILITY first\n"
     "  --wait SECONDS       wait this long for a card in the reader (default 10)\n"
     "  --quiet              print only the responses\n"
-    "REQUEST is one ES10 request TLV in hex; REQUEST:SW expects status word SW instead.\n";
+    "REQUEST is one ES10 request TLV in hex; REQUEST:SW expects status word SW instead.\n"
+    "download installs a profile with ICCID, bound by the SM-DP+ of PKI_DIR (smdp/auth,\n"
+    "smdp/pb, ci), and prints the ISD-P AID.\n";
 
 struct client_opts {
   const char *reader;
@@ -136,7 +160,10 @@ static bool collect(struct client *c, uint8_t *out, size_t size, size_t *len) {
       apdu[4] = (uint8_t)c->sw;
       if (!xmit(c, apdu, sizeof(apdu))) return false;
     }
-    if (*len + c->rx_len > size) return false;
+    if (*len + c->rx_len > size) {
+      fprintf(stderr, "pcsc_client: the answer is longer than %lu bytes\n", (unsigned long)size);
+      return false;
+    }
     memcpy(out + *len, c->rx, c->rx_len);
     *len += c->rx_len;
   }
@@ -270,12 +297,14 @@ static bool select_isd_r(struct client *c) {
   return false;
 }
 
-/* Sends one request as STORE DATA blocks and collects the answer; checks the final status word
- * against `want` (0x9000 unless the caller expects an error). */
-static bool es10(struct client *c, const uint8_t *req, size_t len, unsigned want) {
-  static uint8_t resp[MAX_RESPONSE];
-  size_t off = 0, resp_len = 0;
+/* Sends one request as STORE DATA blocks (SGP.22 §5.7.2) and collects the answer into resp,
+ * with GET RESPONSE while the card announces more (61xx). c->sw holds the final status word;
+ * false only when PC/SC fails or the answer does not fit. */
+static bool store_data(struct client *c, const uint8_t *req, size_t len, uint8_t *resp, size_t size,
+                       size_t *resp_len) {
+  size_t off = 0;
   unsigned block = 0;
+  *resp_len = 0;
   do {
     size_t n = len - off < c->o.block ? len - off : c->o.block;
     bool last = off + n == len;
@@ -284,9 +313,20 @@ static bool es10(struct client *c, const uint8_t *req, size_t len, unsigned want
     memcpy(apdu + 5, req + off, n);
     off += n;
     if (!xmit(c, apdu, 5 + n)) return false;
-    if (!last && c->sw != 0x9000) break;
+    if (!last && c->sw != 0x9000) return true;
   } while (off < len);
-  if ((c->sw >> 8) == 0x61 && !collect(c, resp, sizeof(resp), &resp_len)) return false;
+  if (c->rx_len > size) return false;
+  memcpy(resp, c->rx, c->rx_len);
+  *resp_len = c->rx_len;
+  return (c->sw >> 8) != 0x61 || collect(c, resp, size, resp_len);
+}
+
+/* Sends one request and checks the final status word against `want` (0x9000 unless the caller
+ * expects an error); prints the answer. */
+static bool es10(struct client *c, const uint8_t *req, size_t len, unsigned want) {
+  static uint8_t resp[MAX_RESPONSE];
+  size_t resp_len = 0;
+  if (!store_data(c, req, len, resp, sizeof(resp), &resp_len)) return false;
   if (c->sw != want) {
     fprintf(stderr, "pcsc_client: request %02X%02X: SW %04X, expected %04X\n", req[0],
             len > 1 ? req[1] : 0, c->sw, want);
@@ -324,6 +364,314 @@ static bool run_request(struct client *c, const char *arg) {
     }
   }
   return es10(c, req, len, want);
+}
+
+/* ---- download: the LPA and the SM-DP+ in this process ---------------------------------------- */
+
+#define DL_SERVER_ADDRESS "smdp.example"            /* serverAddress of serverSigned1 */
+#define DL_SERVICE_PROVIDER "openrsp test operator" /* serviceProviderName (91) */
+#define DL_PROFILE_NAME "pcsc_client download"      /* profileName (92) */
+#define DL_UPP_ELEMENTS 8      /* OCTET STRINGs in the generated profile package ... */
+#define DL_UPP_ELEMENT_LEN 500 /* ... of this many bytes: about 4 kB, five 86 segments */
+#define DL_MAX_SEGMENTS 256    /* LoadBoundProfilePackage calls of one BPP */
+#define DL_BUF_CAP (1u << 20)  /* every request and the BPP */
+
+/* DeviceInfo.tac sent in ctxParams1: any four bytes do for the software eUICC. */
+static const uint8_t dl_tac[RSP_SMDP_TAC_LEN] = {0x35, 0x29, 0x06, 0x11};
+
+/* The names of BppCommandId and ErrorReason (SGP.22 ASN.1, ProfileInstallationResultData
+ * errorResult), by value. */
+static const char *const bpp_command_names[] = {
+    [RSP_MSG_BPP_COMMAND_ID_INITIALISE_SECURE_CHANNEL] = "initialiseSecureChannel",
+    [RSP_MSG_BPP_COMMAND_ID_CONFIGURE_ISDP] = "configureISDP",
+    [RSP_MSG_BPP_COMMAND_ID_STORE_METADATA] = "storeMetadata",
+    [RSP_MSG_BPP_COMMAND_ID_STORE_METADATA2] = "storeMetadata2",
+    [RSP_MSG_BPP_COMMAND_ID_REPLACE_SESSION_KEYS] = "replaceSessionKeys",
+    [RSP_MSG_BPP_COMMAND_ID_LOAD_PROFILE_ELEMENTS] = "loadProfileElements"};
+static const char *const error_reason_names[] = {
+    [RSP_MSG_ERROR_REASON_INCORRECT_INPUT_VALUES] = "incorrectInputValues",
+    [RSP_MSG_ERROR_REASON_INVALID_SIGNATURE] = "invalidSignature",
+    [RSP_MSG_ERROR_REASON_INVALID_TRANSACTION_ID] = "invalidTransactionId",
+    [RSP_MSG_ERROR_REASON_UNSUPPORTED_CRT_VALUES] = "unsupportedCrtValues",
+    [RSP_MSG_ERROR_REASON_UNSUPPORTED_REMOTE_OPERATION_TYPE] = "unsupportedRemoteOperationType",
+    [RSP_MSG_ERROR_REASON_UNSUPPORTED_PROFILE_CLASS] = "unsupportedProfileClass",
+    [RSP_MSG_ERROR_REASON_SCP03T_STRUCTURE_ERROR] = "scp03tStructureError",
+    [RSP_MSG_ERROR_REASON_SCP03T_SECURITY_ERROR] = "scp03tSecurityError",
+    [RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_ICCID_ALREADY_EXISTS_ON_EUICC] =
+        "installFailedDueToIccidAlreadyExistsOnEuicc",
+    [RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_INSUFFICIENT_MEMORY_FOR_PROFILE] =
+        "installFailedDueToInsufficientMemoryForProfile",
+    [RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_INTERRUPTION] = "installFailedDueToInterruption",
+    [RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_PE_PROCESSING_ERROR] =
+        "installFailedDueToPEProcessingError",
+    [RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_DATA_MISMATCH] = "installFailedDueToDataMismatch",
+    [RSP_MSG_ERROR_REASON_TEST_PROFILE_INSTALL_FAILED_DUE_TO_INVALID_NAA_KEY] =
+        "testProfileInstallFailedDueToInvalidNaaKey",
+    [RSP_MSG_ERROR_REASON_PPR_NOT_ALLOWED] = "pprNotAllowed",
+    [RSP_MSG_ERROR_REASON_INSTALL_FAILED_DUE_TO_UNKNOWN_ERROR] = "installFailedDueToUnknownError"};
+
+static const char *value_name(const char *const *names, size_t n, int64_t v) {
+  return v >= 0 && (uint64_t)v < n && names[v] ? names[v] : "unknown";
+}
+
+/* One download. The SM-DP+ session and identity live here between the steps. */
+struct download {
+  struct client *c;
+  const char *step; /* the step in progress, for messages */
+  struct rsp_smdp_identity *id;
+  struct rsp_smdp_session s;
+  struct rsp_smdp_status st;
+  uint8_t iccid[RSP_ICCID_LEN];
+  struct rsp_buf req; /* what goes to the card */
+  struct rsp_buf msg; /* serverSigned1 or smdpSigned2 */
+  struct rsp_buf bpp; /* the Bound Profile Package */
+  uint8_t sig[RSP_SIG_RAW_LEN];
+  uint8_t resp[MAX_RESPONSE]; /* the card's last answer */
+  size_t resp_len;
+};
+
+static void dl_fail(const struct download *d, const char *fmt, ...) RSP_PRINTF(2, 3);
+
+static void dl_fail(const struct download *d, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "pcsc_client: download: %s: ", d->step);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* A library call that failed to evaluate (malformed input, wrong stage; not a refusal). */
+static bool dl_ok(const struct download *d, rsp_err_t rc, const char *what) {
+  if (rc == RSP_OK) return true;
+  dl_fail(d, "%s: %s (%s)", what, rsp_err_name(rc), rsp_strerror(rc));
+  return false;
+}
+
+/* The SM-DP+'s verdict on the card's answer: the card's own error code, or the ES9+ codes. */
+static bool dl_accepted(const struct download *d) {
+  if (d->st.ok) return true;
+  if (d->st.euicc_error)
+    dl_fail(d, "the card's error code %lld (%s)", (long long)d->st.euicc_error, d->st.detail);
+  else
+    dl_fail(d, "the SM-DP+ refuses the answer: subjectCode %s reasonCode %s (%s)",
+            d->st.subject ? d->st.subject : "-", d->st.reason ? d->st.reason : "-", d->st.detail);
+  return false;
+}
+
+/* Sends d->req to the card; the answer must end with 9000. */
+static bool dl_card(struct download *d) {
+  if (!store_data(d->c, d->req.data, d->req.len, d->resp, sizeof(d->resp), &d->resp_len)) {
+    dl_fail(d, "the exchange with the card failed");
+    return false;
+  }
+  if (d->c->sw == 0x9000) return true;
+  dl_fail(d, "the card answered SW %04X", d->c->sw);
+  return false;
+}
+
+/* ES10b.GetEUICCChallenge (BF2E). */
+static bool dl_challenge(struct download *d, uint8_t challenge[RSP_SMDP_CHALLENGE_LEN]) {
+  struct rsp_msg_get_euicc_challenge_request rq;
+  struct rsp_msg_get_euicc_challenge_response *r = NULL;
+  struct rsp_arena a;
+  bool ok = false;
+  d->step = "GetEUICCChallenge";
+  memset(&rq, 0, sizeof(rq));
+  rsp_buf_reset(&d->req);
+  if (!dl_ok(d, rsp_msg_encode(&rsp_msgt_get_euicc_challenge_request, &rq, &d->req, NULL),
+             "encoding the request") ||
+      !dl_card(d))
+    return false;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  if (dl_ok(d,
+            rsp_msg_decode(&rsp_msgt_get_euicc_challenge_response, d->resp, d->resp_len, &a,
+                           (void **)&r, NULL),
+            "decoding the answer")) {
+    ok = r->euicc_challenge.len == RSP_SMDP_CHALLENGE_LEN;
+    if (ok)
+      memcpy(challenge, r->euicc_challenge.p, RSP_SMDP_CHALLENGE_LEN);
+    else
+      dl_fail(d, "euiccChallenge of %lu bytes", (unsigned long)r->euicc_challenge.len);
+  }
+  rsp_arena_free(&a);
+  return ok;
+}
+
+/* ES9+.InitiateAuthentication, ES10b.AuthenticateServer (BF38), ES9+.AuthenticateClient. */
+static bool dl_authenticate(struct download *d) {
+  uint8_t challenge[RSP_SMDP_CHALLENGE_LEN];
+  if (!dl_challenge(d, challenge)) return false;
+  d->step = "AuthenticateServer";
+  rsp_buf_reset(&d->msg);
+  if (!dl_ok(
+          d,
+          rsp_smdp_server_signed1_make(d->id, &d->s, challenge, DL_SERVER_ADDRESS, &d->msg, d->sig),
+          "serverSigned1"))
+    return false;
+  struct rsp_smdp_authenticate_server_parts parts = {
+      .server_signed1 = rsp_msg_slice(d->msg.data, d->msg.len),
+      .server_signature1 = rsp_msg_slice(d->sig, sizeof(d->sig)),
+      .euicc_ci_pk_id = rsp_msg_slice(d->id->ci_ski.id, d->id->ci_ski.len),
+      .server_certificate = rsp_cert_der(d->id->auth_cert)};
+  memcpy(parts.tac, dl_tac, sizeof(parts.tac));
+  rsp_buf_reset(&d->req);
+  return dl_ok(d, rsp_smdp_authenticate_server_request_build(&parts, &d->req),
+               "building the request") &&
+         dl_card(d) &&
+         dl_ok(d,
+               rsp_smdp_authenticate_server_response_verify(d->id, &d->s, d->resp, d->resp_len,
+                                                            &d->st),
+               "verifying the answer") &&
+         dl_accepted(d);
+}
+
+/* ES10b.PrepareDownload (BF21), no confirmation code; ES9+.GetBoundProfilePackage's check. */
+static bool dl_prepare(struct download *d) {
+  d->step = "PrepareDownload";
+  rsp_buf_reset(&d->msg);
+  if (!dl_ok(d,
+             rsp_smdp_signed2_make(d->id, &d->s, rsp_msg_slice(NULL, 0), rsp_msg_slice(NULL, 0),
+                                   &d->msg, d->sig),
+             "smdpSigned2"))
+    return false;
+  struct rsp_smdp_prepare_download_parts parts = {
+      .smdp_signed2 = rsp_msg_slice(d->msg.data, d->msg.len),
+      .smdp_signature2 = rsp_msg_slice(d->sig, sizeof(d->sig)),
+      .smdp_certificate = rsp_cert_der(d->id->pb_cert)};
+  rsp_buf_reset(&d->req);
+  return dl_ok(d, rsp_smdp_prepare_download_request_build(&parts, &d->req),
+               "building the request") &&
+         dl_card(d) &&
+         dl_ok(
+             d,
+             rsp_smdp_prepare_download_response_verify(d->id, &d->s, d->resp, d->resp_len, &d->st),
+             "verifying the answer") &&
+         dl_accepted(d);
+}
+
+/* The unprotected profile package: a SEQUENCE of OCTET STRINGs, one DER Profile Element large
+ * enough to need several 86 segments (RSP_BSP_SEGMENT_MAX). */
+static rsp_err_t dl_make_upp(struct rsp_buf *out) {
+  uint8_t element[DL_UPP_ELEMENT_LEN];
+  struct rsp_der_writer w;
+  rsp_der_writer_init(&w, out);
+  rsp_der_begin(&w, RSP_DER_SEQUENCE);
+  for (unsigned i = 0; i < DL_UPP_ELEMENTS; i++) {
+    for (size_t k = 0; k < sizeof(element); k++) element[k] = (uint8_t)(i * 31u + k);
+    rsp_der_put_octets(&w, RSP_DER_OCTET_STRING, element, sizeof(element));
+  }
+  rsp_der_end(&w);
+  return rsp_der_writer_finish(&w);
+}
+
+/* ES9+.GetBoundProfilePackage: metadata with the ICCID and an install notification, the
+ * package, ReplaceSessionKeys; the whole BF36 in d->bpp. */
+static bool dl_bind(struct download *d) {
+  uint8_t bits[5];
+  struct rsp_buf upp;
+  struct rsp_msg_notification_configuration_information nci = {
+      .profile_management_operation =
+          rsp_msg_bits_make(1u << RSP_MSG_NOTIFICATION_EVENT_NOTIFICATION_INSTALL, bits),
+      .notification_address = rsp_msg_slice(DL_SERVER_ADDRESS, strlen(DL_SERVER_ADDRESS))};
+  struct rsp_msg_sgp32_store_metadata_request_notification_configuration_info ncis = {.v = &nci,
+                                                                                      .n = 1};
+  struct rsp_msg_sgp32_store_metadata_request md = {
+      .iccid = rsp_msg_slice(d->iccid, sizeof(d->iccid)),
+      .service_provider_name = rsp_msg_slice(DL_SERVICE_PROVIDER, strlen(DL_SERVICE_PROVIDER)),
+      .profile_name = rsp_msg_slice(DL_PROFILE_NAME, strlen(DL_PROFILE_NAME)),
+      .notification_configuration_info = &ncis};
+  d->step = "binding the profile";
+  rsp_buf_init(&upp, DL_BUF_CAP);
+  bool ok = dl_ok(d, dl_make_upp(&upp), "profile package");
+  if (ok) {
+    struct rsp_smdp_profile p = {
+        .metadata = &md, .upp = rsp_msg_slice(upp.data, upp.len), .replace_session_keys = true};
+    rsp_buf_reset(&d->bpp);
+    ok = dl_ok(d, rsp_smdp_bind_profile(d->id, &d->s, &p, &d->bpp), "rsp_smdp_bind_profile");
+  }
+  rsp_buf_free(&upp);
+  return ok;
+}
+
+/* Checks the ProfileInstallationResult (BF37) the card answered; prints the ISD-P AID. */
+static bool dl_result(struct download *d) {
+  struct rsp_smdp_pir pir;
+  memset(&pir, 0, sizeof(pir));
+  d->step = "ProfileInstallationResult";
+  if (!dl_ok(d,
+             rsp_smdp_pir_verify(d->s.euicc_pk,
+                                 rsp_msg_slice(d->s.transaction_id, d->s.transaction_id_len),
+                                 d->resp, d->resp_len, &pir),
+             "rsp_smdp_pir_verify"))
+    return false;
+  if (!pir.success) {
+    dl_fail(
+        d, "error at bppCommandId %lld (%s), errorReason %lld (%s)", (long long)pir.bpp_command_id,
+        value_name(bpp_command_names, sizeof(bpp_command_names) / sizeof(bpp_command_names[0]),
+                   pir.bpp_command_id),
+        (long long)pir.error_reason,
+        value_name(error_reason_names, sizeof(error_reason_names) / sizeof(error_reason_names[0]),
+                   pir.error_reason));
+    return false;
+  }
+  if (!pir.has_iccid || memcmp(pir.iccid, d->iccid, sizeof(d->iccid)) != 0) {
+    dl_fail(d, "success, but not for the ICCID of the metadata");
+    return false;
+  }
+  print_hex(stdout, "ISD-P AID ", pir.aid, pir.aid_len);
+  return true;
+}
+
+/* ES10b.LoadBoundProfilePackage: each STORE DATA sequence of the split BPP. The card answers
+ * the intermediate ones with 9000 and no data, and the last one with the PIR; it answers the PIR
+ * early when it refuses the package (an ICCID it has already is refused at the last 88). */
+static bool dl_load(struct download *d) {
+  static struct rsp_slice segs[DL_MAX_SEGMENTS];
+  size_t n = 0;
+  d->step = "LoadBoundProfilePackage";
+  if (!dl_ok(d, rsp_msg_bpp_split(d->bpp.data, d->bpp.len, segs, DL_MAX_SEGMENTS, &n),
+             "rsp_msg_bpp_split"))
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    rsp_buf_reset(&d->req);
+    if (!dl_ok(d, rsp_buf_append(&d->req, segs[i].p, segs[i].len), "segment") || !dl_card(d)) {
+      dl_fail(d, "at call %lu of %lu (tag %02X, %lu bytes)", (unsigned long)i + 1, (unsigned long)n,
+              segs[i].p[0], (unsigned long)segs[i].len);
+      return false;
+    }
+    if (d->resp_len > 0) {
+      if (!d->c->o.quiet && i + 1 < n)
+        fprintf(stderr, "the card answered call %lu of %lu with the PIR\n", (unsigned long)i + 1,
+                (unsigned long)n);
+      return dl_result(d);
+    }
+  }
+  dl_fail(d, "no ProfileInstallationResult after the last of %lu calls", (unsigned long)n);
+  return false;
+}
+
+/* The whole download on the selected ISD-R. */
+static int run_download(struct client *c, const char *pki_dir, const uint8_t iccid[RSP_ICCID_LEN]) {
+  static struct download d;
+  int rc = CLIENT_FAIL;
+  memset(&d, 0, sizeof(d));
+  d.c = c;
+  d.step = "loading the SM-DP+";
+  memcpy(d.iccid, iccid, sizeof(d.iccid));
+  rsp_smdp_session_init(&d.s);
+  rsp_buf_init(&d.req, DL_BUF_CAP);
+  rsp_buf_init(&d.msg, DL_BUF_CAP);
+  rsp_buf_init(&d.bpp, DL_BUF_CAP);
+  if (!dl_ok(&d, rsp_smdp_identity_load(pki_dir, &d.id), pki_dir)) goto out;
+  if (dl_authenticate(&d) && dl_prepare(&d) && dl_bind(&d) && dl_load(&d)) rc = CLIENT_OK;
+out:
+  rsp_smdp_session_free(&d.s);
+  rsp_smdp_identity_destroy(d.id);
+  rsp_buf_free(&d.req);
+  rsp_buf_free(&d.msg);
+  rsp_buf_free(&d.bpp);
+  return rc;
 }
 
 static int parse_args(int argc, char **argv, struct client_opts *o) {
@@ -400,13 +748,24 @@ int main(int argc, char **argv) {
     fputs(usage_text, stderr);
     return rc;
   }
+  uint8_t iccid[RSP_ICCID_LEN] = {0};
+  bool download = optind < argc && strcmp(argv[optind], "download") == 0;
+  if (download && (argc - optind != 3 || rsp_iccid_encode(argv[optind + 2], iccid) != RSP_OK)) {
+    fputs(usage_text, stderr);
+    return CLIENT_USAGE;
+  }
   if ((rc = connect_card(&c)) != CLIENT_OK || c.o.list) goto out;
   rc = CLIENT_FAIL;
   if (!open_channel(&c)) goto out;
   if (c.o.terminal_capability && !terminal_capability(&c)) goto out;
   if (!select_isd_r(&c)) goto out;
-  for (int i = optind; i < argc; i++)
-    if (!run_request(&c, argv[i])) goto out;
+  if (download) {
+    if ((rc = run_download(&c, argv[optind + 1], iccid)) != CLIENT_OK) goto out;
+  } else {
+    for (int i = optind; i < argc; i++)
+      if (!run_request(&c, argv[i])) goto out;
+  }
+  rc = CLIENT_FAIL;
   if (!close_channel(&c)) goto out;
   rc = CLIENT_OK;
 out:

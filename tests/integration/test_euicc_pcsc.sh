@@ -3,8 +3,10 @@
 # driver (vsmartcard-vpcd) of a private pcscd, and pcsc_client talks to them through libpcsclite
 # as any LPA would: T=0 and T=1, logical channels, SELECT variants, ES10 requests split into
 # STORE DATA blocks of 255, 120 and 7 bytes, GET RESPONSE chains, and malformed requests. Then
-# pcscd is restarted (rsp-euicc must reconnect), the raw --listen socket is exercised, and
-# rsp-euicc must exit 0 on SIGTERM.
+# pcscd is restarted (rsp-euicc must reconnect), the raw --listen socket is exercised, two
+# complete profile downloads run through PC/SC against the SM-DP+ logic inside pcsc_client (T=0
+# with blocks of 255, T=1 with blocks of 120), a third with an ICCID already on the card must be
+# refused (PIR errorReason 9), and rsp-euicc must exit 0 on SIGTERM.
 #
 # Isolation: Debian 12's pcscd 1.9.9 has its socket and pid file hard-coded in /run/pcscd (only
 # the client library reads PCSCLITE_CSOCK_NAME), and vpcd listens on every interface. So the
@@ -122,6 +124,12 @@ client() {
   "$CLIENT" --wait 20 "$@" >"$WORK/out.txt" 2>"$WORK/client.log" ||
     { cat "$WORK/client.log" >&2; fail "pcsc_client $*"; }
 }
+# client_refused ARGS...: runs pcsc_client, which must exit 1 (a refusal, not a PC/SC failure).
+client_refused() {
+  local rc=0
+  "$CLIENT" --wait 20 "$@" >"$WORK/out.txt" 2>"$WORK/client.log" || rc=$?
+  [[ $rc -eq 1 ]] || { cat "$WORK/client.log" >&2; fail "pcsc_client $* exited $rc, expected 1"; }
+}
 # line N: the N-th response line of the last client run.
 line() { sed -n "${1}p" "$WORK/out.txt"; }
 
@@ -229,6 +237,56 @@ r = s.recv(n, socket.MSG_WAITALL)
 assert r == bytes.fromhex("6985"), r.hex()  # nothing selected after power-on
 s.close()
 EOF
+
+# ICCID digits as EF.ICCID stores them (and GetProfilesInfo shows them): the two digits of each
+# byte swapped, an odd count padded with F.
+iccid_hex() {
+  local d=$1 out= i
+  (( ${#d} % 2 )) && d+=F
+  for ((i = 0; i < ${#d}; i += 2)); do out+=${d:i+1:1}${d:i:1}; done
+  echo "$out"
+}
+
+ICCID_A=89049032000000001231 # 20 digits
+ICCID_B=8904903200000000456  # 19 digits: padded with F
+ISDP_AIDS=()
+
+# download ICCID CLIENT_ARGS...: one whole download; keeps the ISD-P AID, prints the time taken.
+download() {
+  local iccid=$1 t0 ms
+  shift
+  t0=$(date +%s%N)
+  client --reader "Virtual PCD 00 00" "$@" download "$WORK/pki" "$iccid"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  [[ "$(line 1)" =~ ^ISD-P\ AID\ ([0-9A-F]{10,32})$ ]] || fail "download $iccid printed $(line 1)"
+  ISDP_AIDS+=("${BASH_REMATCH[1]}")
+  echo "   ISD-P ${BASH_REMATCH[1]}, $(grep -c '^> ' "$WORK/client.log") APDUs in $ms ms"
+}
+
+step "profile download over PC/SC, SM-DP+ in-process: T=0, blocks of 255, ICCID $ICCID_A"
+download "$ICCID_A" --protocol t0 --block 255
+
+step "profile download over PC/SC, SM-DP+ in-process: T=1, blocks of 120, ICCID $ICCID_B"
+download "$ICCID_B" --protocol t1 --block 120
+[[ "${ISDP_AIDS[0]}" != "${ISDP_AIDS[1]}" ]] || fail "both profiles got ISD-P ${ISDP_AIDS[0]}"
+
+step "GetProfilesInfo lists both downloaded profiles"
+client --reader "Virtual PCD 00 00" $GET_PROFILES
+for iccid in "$ICCID_A" "$ICCID_B"; do
+  [[ "$(line 1)" == *5A0A"$(iccid_hex "$iccid")"* ]] || fail "ICCID $iccid not in $(line 1)"
+done
+for aid in "${ISDP_AIDS[@]}"; do
+  [[ "$(line 1)" == *"$aid"* ]] || fail "ISD-P $aid not in $(line 1)"
+done
+PROFILES=$(line 1)
+
+step "the same ICCID again: refused with iccidAlreadyExists"
+client_refused --reader "Virtual PCD 00 00" --protocol t0 download "$WORK/pki" "$ICCID_A"
+grep -q "ProfileInstallationResult: error at bppCommandId 2 (storeMetadata), errorReason 9 " \
+  "$WORK/client.log" || { cat "$WORK/client.log" >&2; fail "no iccidAlreadyExists (9) refusal"; }
+grep "^pcsc_client: download" "$WORK/client.log" | sed 's/^/   /'
+client --reader "Virtual PCD 00 00" $GET_PROFILES
+[[ "$(line 1)" == "$PROFILES" ]] || fail "the refused download changed the profiles: $(line 1)"
 
 step "SIGTERM: clean shutdown"
 kill -TERM "$EUICC_PID"
