@@ -80,8 +80,9 @@ static const char usage_text[] =
     "                     listen on consecutive ports from 35963); given once per card, card i\n"
     "                     uses the i-th address\n"
     "  --listen [HOST:]PORT  raw APDU socket for the IPA's socket driver: card i listens on\n"
-    "                     PORT+i; one connection at a time is one power-on session. HOST\n"
-    "                     defaults to 127.0.0.1; another address exposes the cards to the network\n"
+    "                     PORT+i; a connection is one power-on session (a new one replaces\n"
+    "                     the open one). HOST defaults to 127.0.0.1; another address exposes\n"
+    "                     the cards to the network\n"
     "\n"
     "Framing on both links: 2-byte big-endian length, then the payload. A 1-byte payload is\n"
     "control: 00 power off, 01 power on, 02 reset (no answer), 04 get ATR (answer: the ATR).\n"
@@ -464,10 +465,10 @@ static void euicc_accept(struct euicc_slot *s) {
   int fd = accept(s->listen_fd, NULL, NULL);
   if (fd < 0) return;
   if (s->session.fd >= 0) {
-    rsp_log(RSP_LOG_WARN, "euicc", "card %zu: busy with another session; connection refused",
-            s->index);
-    close(fd);
-    return;
+    /* A new connection takes the card over: the old one is usually a client that went away
+     * (or was restarted) before the close reached us; a card in a phone would be power-cycled. */
+    rsp_log(RSP_LOG_WARN, "euicc", "card %zu: new connection replaces the open session", s->index);
+    euicc_link_close(&s->session);
   }
   if (euicc_set_nonblock(fd) != 0) {
     close(fd);
