@@ -1,0 +1,263 @@
+/* IPA core: the eIM package loop (SGP.32 §3.3 "eIM package retrieval", notes 2.2 and 3). */
+#include <string.h>
+
+#include "rsp/core/log.h"
+#include "rsp/ipa/ipa.h"
+#include "rsp/msg/asn1.h"
+#include "rsp/msg/tags.h"
+
+/* eimPackageError noEimPackageAvailable (notes 2.2) */
+#define NO_EIM_PACKAGE_AVAILABLE 1
+
+void rsp_ipa_init(struct rsp_ipa *ipa, struct rsp_apdu *card, const struct rsp_ipa_esipa_ops *ops,
+                  void *ctx) {
+  memset(ipa, 0, sizeof *ipa);
+  rsp_es10_client_init(&ipa->es10, card);
+  ipa->esipa = ops;
+  ipa->esipa_ctx = ctx;
+}
+
+/* Encodes `v` as `t`, runs it on the card and decodes the answer as `rt` into the arena. */
+static rsp_err_t card(struct rsp_ipa *ipa, const struct rsp_msg_type *t, const void *v,
+                      const struct rsp_msg_type *rt, struct rsp_arena *a, void **out) {
+  struct rsp_buf req, resp;
+  rsp_buf_init(&req, 1 << 16);
+  rsp_buf_init(&resp, RSP_ES10_MAX_RESPONSE);
+  rsp_err_t rc = rsp_msg_encode(t, v, &req, NULL);
+  if (rc == RSP_OK) rc = rsp_es10_client_call(&ipa->es10, req.data, req.len, &resp);
+  uint8_t *copy = rc == RSP_OK ? rsp_arena_alloc(a, resp.len ? resp.len : 1) : NULL;
+  if (rc == RSP_OK && !copy) rc = RSP_E_NOMEM;
+  if (rc == RSP_OK) {
+    memcpy(copy, resp.data, resp.len);
+    rc = rsp_msg_decode(rt, copy, resp.len, a, out, NULL);
+  }
+  rsp_buf_free(&req);
+  rsp_buf_free(&resp);
+  return rc;
+}
+
+/* Sends one ESipa message, decodes the eIM's answer (NULL when there is none). */
+static rsp_err_t esipa(struct rsp_ipa *ipa, const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
+                       struct rsp_arena *a, struct rsp_msg_esipa_message_from_eim_to_ipa **out) {
+  struct rsp_buf req, resp;
+  struct rsp_msg_diag diag;
+  rsp_buf_init(&req, 1 << 20);
+  rsp_buf_init(&resp, 1 << 20);
+  *out = NULL;
+  rsp_err_t rc = rsp_msg_encode(&rsp_msgt_esipa_message_from_ipa_to_eim, m, &req, NULL);
+  if (rc == RSP_OK) rc = ipa->esipa->exchange(ipa->esipa_ctx, req.data, req.len, &resp);
+  if (rc == RSP_OK && resp.len) {
+    uint8_t *copy = rsp_arena_alloc(a, resp.len);
+    if (!copy)
+      rc = RSP_E_NOMEM;
+    else {
+      memcpy(copy, resp.data, resp.len);
+      rc = rsp_msg_decode(&rsp_msgt_esipa_message_from_eim_to_ipa, copy, resp.len, a, (void **)out,
+                          &diag);
+      if (rc != RSP_OK)
+        rsp_log(RSP_LOG_WARN, "ipa", "eIM answer not understood: %s at %s", rsp_err_name(rc),
+                diag.path);
+    }
+  }
+  rsp_buf_free(&req);
+  rsp_buf_free(&resp);
+  return rc;
+}
+
+/* Applies EimAcknowledgements: the card forgets what the eIM has received. */
+static void acknowledge(struct rsp_ipa *ipa, const struct rsp_msg_esipa_message_from_eim_to_ipa *r,
+                        struct rsp_arena *a) {
+  if (!r || r->which != RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_PROVIDE_EIM_PACKAGE_RESULT_RESPONSE)
+    return;
+  const struct rsp_msg_provide_eim_package_result_response *pr =
+      r->u.provide_eim_package_result_response;
+  if (pr->which != RSP_MSG_PROVIDE_EIM_PACKAGE_RESULT_RESPONSE_EIM_ACKNOWLEDGEMENTS) return;
+  for (size_t i = 0; i < pr->u.eim_acknowledgements->n; i++) {
+    struct rsp_msg_notification_sent_request q = {.seq_number = pr->u.eim_acknowledgements->v[i]};
+    struct rsp_msg_notification_sent_response *ok = NULL;
+    if (card(ipa, &rsp_msgt_notification_sent_request, &q, &rsp_msgt_notification_sent_response, a,
+             (void **)&ok) == RSP_OK &&
+        ok->delete_notification_status == 0)
+      ipa->stats.acknowledged++;
+  }
+}
+
+/* ProvideEimPackageResult with one result, then the acknowledgements. */
+static rsp_err_t provide(struct rsp_ipa *ipa, struct rsp_msg_eim_package_result *res,
+                         struct rsp_arena *a) {
+  struct rsp_msg_provide_eim_package_result p = {.eid_value = rsp_msg_slice(ipa->eid, 16),
+                                                 .eim_package_result = res};
+  struct rsp_msg_esipa_message_from_ipa_to_eim m = {
+      .which = RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_PROVIDE_EIM_PACKAGE_RESULT,
+      .u.provide_eim_package_result = &p};
+  struct rsp_msg_esipa_message_from_eim_to_ipa *r = NULL;
+  rsp_err_t rc = esipa(ipa, &m, a, &r);
+  if (rc == RSP_OK) acknowledge(ipa, r, a);
+  return rc;
+}
+
+static rsp_err_t euicc_package(struct rsp_ipa *ipa, const struct rsp_msg_euicc_package_request *q,
+                               struct rsp_arena *a) {
+  struct rsp_msg_euicc_package_result *res = NULL;
+  rsp_err_t rc = card(ipa, &rsp_msgt_euicc_package_request, q, &rsp_msgt_euicc_package_result, a,
+                      (void **)&res);
+  if (rc != RSP_OK) {
+    rsp_log(RSP_LOG_WARN, "ipa", "LoadEuiccPackage failed: %s", rsp_strerror(rc));
+    ipa->stats.errors++;
+    return rc;
+  }
+  if (res->which != RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) ipa->stats.errors++;
+  ipa->stats.packages++;
+  struct rsp_msg_eim_package_result out = {.which = RSP_MSG_EIM_PACKAGE_RESULT_EUICC_PACKAGE_RESULT,
+                                           .u.euicc_package_result = res};
+  return provide(ipa, &out, a);
+}
+
+/* IpaEuiccData from the card for the tags the eIM asked for (notes 3.5). */
+static bool tag_listed(struct rsp_slice list, uint32_t tag) {
+  for (size_t i = 0; i < list.len; i++) {
+    uint32_t t = list.p[i];
+    if ((t & 0x1F) == 0x1F && i + 1 < list.len) t = t << 8 | list.p[++i];
+    if (t == tag) return true;
+  }
+  return false;
+}
+
+static rsp_err_t fill_data(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_data_request *q,
+                           struct rsp_msg_ipa_euicc_data *d, struct rsp_arena *a) {
+  rsp_err_t rc = RSP_OK;
+  if (tag_listed(q->tag_list, RSP_TAG_EUICC_INFO1)) {
+    struct rsp_msg_get_euicc_info1_request r = {0};
+    rc = card(ipa, &rsp_msgt_get_euicc_info1_request, &r, &rsp_msgt_euicc_info1, a,
+              (void **)&d->euicc_info1);
+  }
+  if (rc == RSP_OK && tag_listed(q->tag_list, RSP_TAG_EUICC_INFO2)) {
+    struct rsp_msg_get_euicc_info2_request r = {0};
+    rc = card(ipa, &rsp_msgt_get_euicc_info2_request, &r, &rsp_msgt_sgp32_euicc_info2, a,
+              (void **)&d->euicc_info2);
+  }
+  if (rc == RSP_OK && (tag_listed(q->tag_list, 0xA5) || tag_listed(q->tag_list, 0xA6))) {
+    struct rsp_msg_get_certs_request r = {.euicc_ci_pk_id = q->euicc_ci_pk_identifier_to_be_used};
+    struct rsp_msg_get_certs_response *g = NULL;
+    rc = card(ipa, &rsp_msgt_get_certs_request, &r, &rsp_msgt_get_certs_response, a, (void **)&g);
+    if (rc == RSP_OK && g->which == RSP_MSG_GET_CERTS_RESPONSE_CERTS) {
+      if (tag_listed(q->tag_list, 0xA5)) d->eum_certificate = g->u.certs->eum_certificate;
+      if (tag_listed(q->tag_list, 0xA6)) d->euicc_certificate = g->u.certs->euicc_certificate;
+    }
+  }
+  if (rc == RSP_OK && (tag_listed(q->tag_list, 0x81) || tag_listed(q->tag_list, 0x83))) {
+    struct rsp_msg_euicc_configured_addresses_request r = {0};
+    struct rsp_msg_euicc_configured_addresses_response *ad = NULL;
+    rc = card(ipa, &rsp_msgt_euicc_configured_addresses_request, &r,
+              &rsp_msgt_euicc_configured_addresses_response, a, (void **)&ad);
+    if (rc == RSP_OK && tag_listed(q->tag_list, 0x81))
+      d->default_smdp_address = ad->default_dp_address;
+    if (rc == RSP_OK && tag_listed(q->tag_list, 0x83)) d->root_smds_address = ad->root_ds_address;
+  }
+  return rc;
+}
+
+/* Pending notifications (A0) and package results (A2) from RetrieveNotificationsList. */
+static rsp_err_t fill_lists(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_data_request *q,
+                            struct rsp_msg_ipa_euicc_data *d, struct rsp_arena *a) {
+  for (int eprs = 0; eprs < 2; eprs++) {
+    if (!tag_listed(q->tag_list, eprs ? 0xA2 : 0xA0)) continue;
+    struct rsp_msg_sgp32_retrieve_notifications_list_request_search_criteria crit = {
+        .which =
+            RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_REQUEST_SEARCH_CRITERIA_EUICC_PACKAGE_RESULTS,
+        .u.euicc_package_results = true};
+    struct rsp_msg_sgp32_retrieve_notifications_list_request r = {.search_criteria =
+                                                                      eprs ? &crit : NULL};
+    struct rsp_msg_sgp32_retrieve_notifications_list_response *l = NULL;
+    rsp_err_t rc = card(ipa, &rsp_msgt_sgp32_retrieve_notifications_list_request, &r,
+                        &rsp_msgt_sgp32_retrieve_notifications_list_response, a, (void **)&l);
+    if (rc != RSP_OK) return rc;
+    if (eprs &&
+        l->which == RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_RESPONSE_EUICC_PACKAGE_RESULT_LIST)
+      d->euicc_package_result_list = l->u.euicc_package_result_list;
+    if (!eprs && l->which == RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_RESPONSE_NOTIFICATION_LIST)
+      d->notifications_list = l->u.notification_list;
+  }
+  return RSP_OK;
+}
+
+static rsp_err_t euicc_data(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_data_request *q,
+                            struct rsp_arena *a) {
+  struct rsp_msg_ipa_euicc_data d = {.eim_transaction_id = q->eim_transaction_id};
+  struct rsp_msg_ipa_euicc_data_response resp = {
+      .which = RSP_MSG_IPA_EUICC_DATA_RESPONSE_IPA_EUICC_DATA, .u.ipa_euicc_data = &d};
+  rsp_err_t rc = fill_data(ipa, q, &d, a);
+  if (rc == RSP_OK) rc = fill_lists(ipa, q, &d, a);
+  if (rc != RSP_OK) return rc;
+  ipa->stats.data_requests++;
+  struct rsp_msg_eim_package_result out = {.which =
+                                               RSP_MSG_EIM_PACKAGE_RESULT_IPA_EUICC_DATA_RESPONSE,
+                                           .u.ipa_euicc_data_response = &resp};
+  return provide(ipa, &out, a);
+}
+
+/* One GetEimPackage exchange; *more is false when the eIM has nothing left. */
+static rsp_err_t one_package(struct rsp_ipa *ipa, bool *more) {
+  struct rsp_arena a;
+  struct rsp_msg_get_eim_package_request g = {.eid_value = rsp_msg_slice(ipa->eid, 16)};
+  struct rsp_msg_esipa_message_from_ipa_to_eim m = {
+      .which = RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_EIM_PACKAGE_REQUEST,
+      .u.get_eim_package_request = &g};
+  struct rsp_msg_esipa_message_from_eim_to_ipa *r = NULL;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  rsp_err_t rc = esipa(ipa, &m, &a, &r);
+  *more = false;
+  if (rc == RSP_OK &&
+      (!r || r->which != RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_GET_EIM_PACKAGE_RESPONSE))
+    rc = RSP_E_STATE; /* the answer must match the request (notes 2.3) */
+  if (rc != RSP_OK) goto out;
+  const struct rsp_msg_get_eim_package_response *p = r->u.get_eim_package_response;
+  switch (p->which) {
+  case RSP_MSG_GET_EIM_PACKAGE_RESPONSE_EUICC_PACKAGE_REQUEST:
+    rc = euicc_package(ipa, p->u.euicc_package_request, &a);
+    *more = true;
+    break;
+  case RSP_MSG_GET_EIM_PACKAGE_RESPONSE_IPA_EUICC_DATA_REQUEST:
+    rc = euicc_data(ipa, p->u.ipa_euicc_data_request, &a);
+    *more = true;
+    break;
+  case RSP_MSG_GET_EIM_PACKAGE_RESPONSE_PROFILE_DOWNLOAD_TRIGGER_REQUEST:
+    /* downloads are run by the download procedure (issue: direct and indirect download) */
+    ipa->stats.triggers++;
+    rsp_log(RSP_LOG_WARN, "ipa", "profile download trigger received; downloads not yet supported");
+    break;
+  case RSP_MSG_GET_EIM_PACKAGE_RESPONSE_EIM_PACKAGE_ERROR:
+    if (p->u.eim_package_error != NO_EIM_PACKAGE_AVAILABLE)
+      rsp_log(RSP_LOG_WARN, "ipa", "eIM answered eimPackageError %lld",
+              (long long)p->u.eim_package_error);
+    break;
+  default:
+    rc = RSP_E_UNSUPPORTED;
+  }
+out:
+  rsp_arena_free(&a);
+  return rc;
+}
+
+rsp_err_t rsp_ipa_poll(struct rsp_ipa *ipa) {
+  struct rsp_arena a;
+  struct rsp_msg_get_euicc_data_response *e = NULL;
+  struct rsp_msg_get_euicc_data_request q = {.tag_list = rsp_msg_slice("\x5A", 1)};
+  rsp_err_t rc = rsp_es10_client_open(&ipa->es10);
+  if (rc != RSP_OK) return rc;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  if (!ipa->have_eid) {
+    rc = card(ipa, &rsp_msgt_get_euicc_data_request, &q, &rsp_msgt_get_euicc_data_response, &a,
+              (void **)&e);
+    if (rc == RSP_OK) {
+      memcpy(ipa->eid, e->eid_value.p, 16);
+      ipa->have_eid = true;
+    }
+  }
+  rsp_arena_free(&a);
+  bool more = rc == RSP_OK;
+  for (int i = 0; more && rc == RSP_OK && i < RSP_IPA_MAX_PACKAGES_PER_POLL; i++)
+    rc = one_package(ipa, &more);
+  rsp_es10_client_close(&ipa->es10);
+  return rc;
+}
