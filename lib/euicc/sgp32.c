@@ -507,11 +507,62 @@ EUICC_HANDLER(rsp__euicc_load_euicc_package) {
 /* ---- rollback, immediate enable, fallback, emergency
  * ------------------------------------------------ */
 
+/* The newest pending eUICC package result: the one of the enable that granted the rollback. */
+static struct euicc_notification *last_epr(struct rsp_euicc *c) {
+  for (size_t i = c->st.n_notifications; i-- > 0;)
+    if (c->st.notifications[i].is_epr) return &c->st.notifications[i];
+  return NULL;
+}
+
+/* After a rollback the card appends rollbackResult to that result, signs it again and keeps the
+ * new form pending (notes 3.9: "BF51 EPR OPT with rollbackResult appended"). */
+static rsp_err_t append_rollback_result(struct rsp_euicc *c, struct rsp_arena *a,
+                                        struct rsp_msg_euicc_package_result **out) {
+  struct euicc_notification *n = last_epr(c);
+  struct rsp_msg_euicc_package_result *r = NULL;
+  if (!n) return RSP_OK;
+  struct euicc_eim *e = find_eim(c, rsp_msg_slice(n->eim_id, strlen(n->eim_id)));
+  uint8_t *copy = rsp_arena_alloc(a, n->raw.len);
+  if (!e || !copy) return e ? RSP_E_NOMEM : RSP_OK;
+  memcpy(copy, n->raw.data, n->raw.len);
+  rsp_err_t rc =
+      rsp_msg_decode(&rsp_msgt_euicc_package_result, copy, n->raw.len, a, (void **)&r, NULL);
+  if (rc != RSP_OK || r->which != RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED)
+    return rc;
+  struct rsp_msg_euicc_package_result_data_signed *d =
+      r->u.euicc_package_result_signed->euicc_package_result_data_signed;
+  struct rsp_msg_euicc_result_data *v = rsp_arena_alloc(a, (d->euicc_result->n + 1) * sizeof *v);
+  if (!v) return RSP_E_NOMEM;
+  memcpy(v, d->euicc_result->v, d->euicc_result->n * sizeof *v);
+  v[d->euicc_result->n].which = RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT;
+  v[d->euicc_result->n].u.rollback_result = 0;
+  d->euicc_result->v = v;
+  d->euicc_result->n++;
+  struct rsp_buf der, in;
+  uint8_t *sig = rsp_arena_alloc(a, 64);
+  rsp_buf_init(&der, EUICC_MAX_COMMAND);
+  rsp_buf_init(&in, EUICC_MAX_COMMAND);
+  struct rsp_msg_token tok = {e->has_token, e->token};
+  rc =
+      sig ? rsp_msg_encode(&rsp_msgt_euicc_package_result_data_signed, d, &der, NULL) : RSP_E_NOMEM;
+  if (rc == RSP_OK) rc = rsp_msg_signed_with_token(rsp_msg_slice(der.data, der.len), tok, &in);
+  struct rsp_slice part = rsp_msg_slice(in.data, in.len);
+  if (rc == RSP_OK) rc = rsp__euicc_sign(c, &part, 1, sig);
+  if (rc == RSP_OK) {
+    r->u.euicc_package_result_signed->euicc_sign_epr = rsp_msg_slice(sig, 64);
+    rsp_buf_reset(&n->raw);
+    rc = rsp_msg_encode(&rsp_msgt_euicc_package_result, r, &n->raw, NULL);
+  }
+  rsp_buf_free(&der);
+  rsp_buf_free(&in);
+  if (rc == RSP_OK) *out = r;
+  return rc;
+}
+
 EUICC_HANDLER(rsp__euicc_profile_rollback) {
   struct rsp_msg_profile_rollback_response out = {.cmd_result = 1}; /* rollbackNotAllowed */
   struct euicc_profile *cur = rsp__euicc_enabled_profile(c), *prev = NULL;
   (void)req;
-  (void)a;
   if (c->st.rollback_granted && cur && memcmp(cur->iccid, c->st.rollback_to, RSP_ICCID_LEN) == 0 &&
       c->st.rollback_has_from && (prev = rsp__euicc_profile_by_iccid(c, c->st.rollback_from))) {
     int64_t result;
@@ -520,6 +571,8 @@ EUICC_HANDLER(rsp__euicc_profile_rollback) {
     out.cmd_result = result == 0 ? 0 : 7;
     c->st.rollback_granted = false; /* once */
     *changed = result == 0;
+    if (result == 0 && (rc = append_rollback_result(c, a, &out.e_uicc_package_result)) != RSP_OK)
+      return rc;
   }
   return rsp__euicc_encode(&rsp_msgt_profile_rollback_response, &out, resp);
 }

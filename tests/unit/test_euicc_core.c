@@ -247,6 +247,22 @@ static void eim_packages(void) {
       call(c, &rsp_msgt_profile_rollback_request, &rb, &rsp_msgt_profile_rollback_response, &a);
   CHECK(rr && rr->cmd_result == 0);
   CHECK(rsp__euicc_enabled_profile(c) == rsp__euicc_profile_by_iccid(c, iccid_a));
+  /* the switch's result comes back with rollbackResult appended, signed again */
+  CHECK(rr && rr->e_uicc_package_result &&
+        rr->e_uicc_package_result->which ==
+            RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED);
+  if (rr && rr->e_uicc_package_result &&
+      rr->e_uicc_package_result->which ==
+          RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) {
+    const struct rsp_msg_euicc_package_result_signed *rs =
+        rr->e_uicc_package_result->u.euicc_package_result_signed;
+    const struct rsp_msg_euicc_package_result_data_signed_euicc_result *l =
+        rs->euicc_package_result_data_signed->euicc_result;
+    CHECK_EQ(rs->euicc_package_result_data_signed->counter_value, 12);
+    CHECK(l->n == 2 && l->v[1].which == RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT &&
+          l->v[1].u.rollback_result == 0);
+    verify_epr(c, &e, rs);
+  }
   rr = call(c, &rsp_msgt_profile_rollback_request, &rb, &rsp_msgt_profile_rollback_response, &a);
   CHECK(rr && rr->cmd_result == 1); /* only once */
 
