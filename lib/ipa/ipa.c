@@ -12,6 +12,7 @@
 void rsp_ipa_init(struct rsp_ipa *ipa, struct rsp_apdu *card, const struct rsp_ipa_esipa_ops *ops,
                   void *ctx) {
   memset(ipa, 0, sizeof *ipa);
+  ipa->rollback_timeout_ms = RSP_IPA_ROLLBACK_TIMEOUT_MS_DEFAULT;
   rsp_es10_client_init(&ipa->es10, card);
   ipa->esipa = ops;
   ipa->esipa_ctx = ctx;
@@ -96,6 +97,59 @@ static rsp_err_t provide(struct rsp_ipa *ipa, struct rsp_msg_eim_package_result 
   return rc;
 }
 
+/* True when the package enabled a profile with rollbackFlag and the card did it. */
+static bool rollback_granted(const struct rsp_msg_euicc_package_request *q,
+                             const struct rsp_msg_euicc_package_result *res) {
+  const struct rsp_msg_euicc_package *pkg = q->euicc_package_signed->euicc_package;
+  if (pkg->which != RSP_MSG_EUICC_PACKAGE_PSMO_LIST ||
+      res->which != RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED)
+    return false;
+  const struct rsp_msg_euicc_package_result_data_signed_euicc_result *l =
+      res->u.euicc_package_result_signed->euicc_package_result_data_signed->euicc_result;
+  for (size_t i = 0; i < pkg->u.psmo_list->n && i < l->n; i++) {
+    const struct rsp_msg_psmo *op = &pkg->u.psmo_list->v[i];
+    if (op->which == RSP_MSG_PSMO_ENABLE && op->u.enable->rollback_flag &&
+        l->v[i].which == RSP_MSG_EUICC_RESULT_DATA_ENABLE_RESULT && l->v[i].u.enable_result == 0)
+      return true;
+  }
+  return false;
+}
+
+/* Waits for network attachment on the current profile, up to the rollback timeout. */
+static bool wait_attached(struct rsp_ipa *ipa) {
+  const struct rsp_ipa_platform_ops *p = ipa->platform;
+  if (!p) return true;
+  int64_t deadline = p->now_ms(ipa->platform_ctx) + ipa->rollback_timeout_ms;
+  while (!p->attached(ipa->platform_ctx)) {
+    if (p->now_ms(ipa->platform_ctx) >= deadline) return false;
+    p->wait_ms(ipa->platform_ctx, RSP_IPA_ATTACH_POLL_MS);
+  }
+  return true;
+}
+
+/* The new profile has no network: undo the switch; *res becomes the result to report (with
+ * rollbackResult appended by the card). */
+static rsp_err_t roll_back(struct rsp_ipa *ipa, struct rsp_arena *a,
+                           struct rsp_msg_euicc_package_result **res) {
+  struct rsp_msg_profile_rollback_request q = {.refresh_flag = true};
+  struct rsp_msg_profile_rollback_response *r = NULL;
+  rsp_log(RSP_LOG_WARN, "ipa", "no network on the new profile after %lld ms: rolling back",
+          (long long)ipa->rollback_timeout_ms);
+  rsp_err_t rc = card(ipa, &rsp_msgt_profile_rollback_request, &q,
+                      &rsp_msgt_profile_rollback_response, a, (void **)&r);
+  if (rc != RSP_OK) return rc;
+  if (r->cmd_result != 0) {
+    rsp_log(RSP_LOG_ERROR, "ipa", "ProfileRollback refused (cmdResult %lld)",
+            (long long)r->cmd_result);
+    return RSP_OK; /* report the original result when the network allows */
+  }
+  ipa->stats.rollbacks++;
+  if (r->e_uicc_package_result) *res = r->e_uicc_package_result;
+  if (!wait_attached(ipa))
+    rsp_log(RSP_LOG_ERROR, "ipa", "no network on the previous profile either");
+  return RSP_OK;
+}
+
 static rsp_err_t euicc_package(struct rsp_ipa *ipa, const struct rsp_msg_euicc_package_request *q,
                                struct rsp_arena *a) {
   struct rsp_msg_euicc_package_result *res = NULL;
@@ -108,6 +162,8 @@ static rsp_err_t euicc_package(struct rsp_ipa *ipa, const struct rsp_msg_euicc_p
   }
   if (res->which != RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) ipa->stats.errors++;
   ipa->stats.packages++;
+  if (rollback_granted(q, res) && !wait_attached(ipa) && (rc = roll_back(ipa, a, &res)) != RSP_OK)
+    return rc;
   struct rsp_msg_eim_package_result out = {.which = RSP_MSG_EIM_PACKAGE_RESULT_EUICC_PACKAGE_RESULT,
                                            .u.euicc_package_result = res};
   return provide(ipa, &out, a);

@@ -142,6 +142,92 @@ static void install(struct rsp_euicc *c, const char *digits) {
   rsp_buf_free(&md);
 }
 
+/* ---- the rollback watchdog ---- */
+
+struct network {
+  struct rsp_euicc *card;
+  uint8_t dead[RSP_ICCID_LEN]; /* no coverage for this profile */
+  int64_t now;
+};
+
+static bool net_attached(void *ctx) {
+  struct network *n = ctx;
+  struct euicc_profile *p = rsp__euicc_enabled_profile(n->card);
+  return p && memcmp(p->iccid, n->dead, RSP_ICCID_LEN) != 0;
+}
+
+static int64_t net_now(void *ctx) { return ((struct network *)ctx)->now; }
+
+static void net_wait(void *ctx, int ms) { ((struct network *)ctx)->now += ms; }
+
+static const struct rsp_ipa_platform_ops net_ops = {net_attached, net_now, net_wait};
+
+static void rollback_without_network(void) {
+  struct rsp_euicc *c = NULL;
+  struct rsp_apdu apdu;
+  struct rsp_ipa ipa;
+  struct fake_eim f = {0};
+  struct rsp_test_eim e;
+  struct rsp_buf b, out;
+  uint8_t a[10], bb[10];
+  if (!pki_dir[0]) make_pki();
+  struct rsp_euicc_options o = {.pki_dir = pki_dir, .eid = eid};
+  CHECK_OK(rsp_euicc_open(&o, &c));
+  if (!c) return;
+  install(c, "8944000000000000011");
+  install(c, "8944000000000000029");
+  rsp_iccid_encode("8944000000000000011", a);
+  rsp_iccid_encode("8944000000000000029", bb);
+  CHECK_OK(rsp_test_eim_load(&e, pki_dir));
+  rsp_buf_init(&b, 1 << 16);
+  rsp_buf_init(&out, 1 << 16);
+  CHECK_OK(rsp_test_eim_add_initial(&e, "eim-1", 10, &b));
+  CHECK_OK(rsp_euicc_es10(c, b.data, b.len, &out));
+  e.token = c->st.eims[0].token;
+  rsp_arena_init(&f.arena, RSP_MSG_ARENA_CAP);
+  struct rsp_msg_psmo_enable en = {.iccid = rsp_msg_slice(a, 10)};
+  struct rsp_msg_psmo op = {.which = RSP_MSG_PSMO_ENABLE, .u.enable = &en};
+  rsp_buf_reset(&b);
+  CHECK_OK(rsp_test_eim_package(&e, "eim-1", c->eid, 11, &op, 1, false, &b));
+  queue(&f, &b);
+  struct rsp_msg_psmo_enable enb = {.iccid = rsp_msg_slice(bb, 10), .rollback_flag = true};
+  struct rsp_msg_psmo opb = {.which = RSP_MSG_PSMO_ENABLE, .u.enable = &enb};
+  rsp_buf_reset(&b);
+  CHECK_OK(rsp_test_eim_package(&e, "eim-1", c->eid, 12, &opb, 1, false, &b));
+  queue(&f, &b);
+  struct network net = {.card = c, .now = 1000};
+  memcpy(net.dead, bb, RSP_ICCID_LEN);
+  rsp_apdu_inproc_init(&apdu, c);
+  rsp_ipa_init(&ipa, &apdu, &eim_ops, &f);
+  ipa.platform = &net_ops;
+  ipa.platform_ctx = &net;
+  ipa.rollback_timeout_ms = 30000;
+  CHECK_OK(rsp_ipa_poll(&ipa));
+  CHECK_EQ(ipa.stats.rollbacks, 1);
+  CHECK(net.now >= 1000 + 30000); /* it waited the whole timeout first */
+  CHECK(rsp__euicc_enabled_profile(c) == rsp__euicc_profile_by_iccid(c, a));
+  CHECK_EQ(f.n_results, 2);
+  /* the eIM got the switch's result with rollbackResult appended */
+  struct rsp_msg_eim_package_result *r = NULL;
+  if (f.n_results == 2)
+    CHECK_OK(rsp_msg_decode(&rsp_msgt_eim_package_result, f.results[1].data, f.results[1].len,
+                            &f.arena, (void **)&r, NULL));
+  if (r) {
+    const struct rsp_msg_euicc_package_result_data_signed *d =
+        r->u.euicc_package_result->u.euicc_package_result_signed->euicc_package_result_data_signed;
+    CHECK_EQ(d->counter_value, 12);
+    CHECK(d->euicc_result->n == 2 &&
+          d->euicc_result->v[1].which == RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT);
+  }
+  for (size_t i = 0; i < f.n_queue; i++) rsp_buf_free(&f.queue[i]);
+  for (size_t i = 0; i < f.n_results; i++) rsp_buf_free(&f.results[i]);
+  rsp_arena_free(&f.arena);
+  rsp_buf_free(&b);
+  rsp_buf_free(&out);
+  rsp_test_eim_free(&e);
+  rsp_euicc_destroy(c);
+}
+
 static void poll_cycle(void) {
   struct rsp_euicc *c = NULL;
   struct rsp_apdu apdu;
@@ -150,7 +236,7 @@ static void poll_cycle(void) {
   struct rsp_test_eim e;
   struct rsp_buf b, out;
   uint8_t a[10], bb[10];
-  make_pki();
+  if (!pki_dir[0]) make_pki();
   struct rsp_euicc_options o = {.pki_dir = pki_dir, .eid = eid};
   CHECK_OK(rsp_euicc_open(&o, &c));
   if (!c) return;
@@ -221,9 +307,9 @@ static void poll_cycle(void) {
 }
 
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(poll_cycle)};
+  static const struct rsp_test_case cases[] = {T(poll_cycle), T(rollback_without_network)};
   if (argc < 2) return 2;
   pki_bin = argv[1];
   rsp_log_set_level(RSP_LOG_WARN);
-  return rsp_test_main(argc - 1, argv + 1, cases, 1);
+  return rsp_test_main(argc - 1, argv + 1, cases, sizeof cases / sizeof cases[0]);
 }

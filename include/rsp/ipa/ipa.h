@@ -21,12 +21,23 @@ struct rsp_ipa_esipa_ops {
   rsp_err_t (*exchange)(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp);
 };
 
+/* The device around the IPA: is it attached to a network on the current profile, and time. */
+struct rsp_ipa_platform_ops {
+  bool (*attached)(void *ctx);
+  int64_t (*now_ms)(void *ctx);
+  void (*wait_ms)(void *ctx, int ms);
+};
+
+#define RSP_IPA_ROLLBACK_TIMEOUT_MS_DEFAULT 120000
+#define RSP_IPA_ATTACH_POLL_MS 1000
+
 struct rsp_ipa_stats {
   unsigned packages;      /* eUICC packages executed */
   unsigned data_requests; /* IpaEuiccDataRequests answered */
   unsigned triggers;      /* ProfileDownloadTriggerRequests received */
   unsigned acknowledged;  /* notifications/results removed after an acknowledgement */
   unsigned errors;        /* packages the eIM or the card refused */
+  unsigned rollbacks;     /* profile switches undone because the new profile had no network */
 };
 
 struct rsp_ipa {
@@ -36,6 +47,13 @@ struct rsp_ipa {
   uint8_t eid[16];
   bool have_eid;
   struct rsp_ipa_stats stats;
+  /* Rollback watchdog (SGP.32 §3.2.x, notes 3.9): after an enable granted with rollbackFlag, if
+   * the device is not attached on the new profile within rollback_timeout_ms, ProfileRollback
+   * and the result (with rollbackResult) is delivered on the previous profile. Without a
+   * platform the IPA assumes it is attached. */
+  const struct rsp_ipa_platform_ops *platform;
+  void *platform_ctx;
+  int64_t rollback_timeout_ms;
 };
 
 /* Cannot fail. The APDU port must outlive the IPA. */
