@@ -45,6 +45,7 @@ demo: build
 bench: build
 	@bench/crypto/run.sh $(BUILD)/bench/crypto/bench_crypto
 	@if [ -x $(BUILD)/bench/msg/bench_msg ]; then $(BUILD)/bench/msg/bench_msg 1; else echo "bench_msg: not built (needs asn1c)"; fi
+	@bench/http/run.sh $(BUILD) || echo "bench/http: failed (see above)"
 
 # Regenerates the message tables from the reference ASN.1 modules (needs ../shared or RSP_SHARED).
 gen:

@@ -13,7 +13,13 @@ PACKAGES=(
   python3 xxd                                    # test scripts
   asn1c                                          # test-only independent ASN.1 decoder
   clang-format git                               # style check
+  libevent-dev libcurl4-openssl-dev              # lib/net: HTTPS server (evhttp) and client
 )
+# Benchmarks only (bench/http, docs/adr/0005): load generator, nginx baseline, the other HTTP
+# library candidates. Installed on request: RSP_BENCH_DEPS=1 scripts/deps.sh
+if [[ "${RSP_BENCH_DEPS:-}" == 1 ]]; then
+  PACKAGES+=(wrk nginx-light libh2o-evloop-dev libmicrohttpd-dev)
+fi
 
 if [[ "${1:-}" == "--list" ]]; then
   printf '%s\n' "${PACKAGES[@]}"

@@ -49,7 +49,9 @@
   XX(STATE, "operation not allowed in the current state")                                          \
   XX(JSON_INVALID, "JSON: malformed body, wrong value type or value not allowed")                  \
   XX(JSON_MISSING, "JSON: mandatory key missing")                                                  \
-  XX(BASE64_INVALID, "invalid base64")
+  XX(BASE64_INVALID, "invalid base64")                                                             \
+  XX(NET, "network: cannot connect, connection reset or timed out")                                \
+  XX(TLS, "TLS: handshake failed or certificate not accepted")
 
 typedef enum rsp_err {
   RSP_OK = 0,
