@@ -1,0 +1,43 @@
+/* openrsp IPA: direct profile download (the IPA in the LPA role toward the SM-DP+, SGP.32
+ * §3.2.3.1, SGP.22 §3.1.3). The SM-DP+ is reached through the ES9+ port (JSON binding: one POST
+ * of a JSON body to a path, the answer's HTTP status and body), so the core makes no OS calls. */
+#ifndef RSP_IPA_DOWNLOAD_H
+#define RSP_IPA_DOWNLOAD_H
+
+#include "rsp/ipa/ipa.h"
+
+struct rsp_ipa_es9_ops {
+  /* POSTs body (JSON) to path on the SM-DP+; *http_status and resp receive its answer. */
+  rsp_err_t (*call)(void *ctx, const char *path, const struct rsp_buf *body, int *http_status,
+                    struct rsp_buf *resp);
+};
+
+struct rsp_ipa_download_params {
+  const char *smdp_address;      /* from the activation code or the default SM-DP+ */
+  const char *matching_id;       /* NULL: none (default SM-DP+ / SM-DS event) */
+  const char *confirmation_code; /* NULL: none */
+};
+
+struct rsp_ipa_download_result {
+  bool installed;
+  const char *failed_step; /* which step failed (static text), NULL on success */
+  uint8_t iccid[10];
+  bool has_iccid;
+  int64_t bpp_command_id; /* when the card refused the package */
+  int64_t error_reason;
+  struct rsp_buf pir; /* the ProfileInstallationResult as the card signed it (for the eIM) */
+};
+
+void rsp_ipa_download_result_init(struct rsp_ipa_download_result *r);
+void rsp_ipa_download_result_free(struct rsp_ipa_download_result *r);
+
+/* Runs the whole download: GetEUICCChallenge, GetEUICCInfo1, initiateAuthentication,
+ * AuthenticateServer, authenticateClient, PrepareDownload, getBoundProfilePackage,
+ * LoadBoundProfilePackage, handleNotification, RemoveNotificationFromList. A failure after the
+ * session started cancels it on the card and at the SM-DP+. Returns RSP_OK when the procedure
+ * ran to its end (out->installed says whether the card installed the profile). */
+rsp_err_t rsp_ipa_download(struct rsp_ipa *ipa, const struct rsp_ipa_es9_ops *es9, void *es9_ctx,
+                           const struct rsp_ipa_download_params *p,
+                           struct rsp_ipa_download_result *out);
+
+#endif
