@@ -19,6 +19,7 @@ struct dl {
   struct rsp_ipa *ipa;
   const struct rsp_ipa_es9_ops *es9;
   void *es9_ctx;
+  const char *address;
   struct rsp_msg_json_doc doc;
   struct rsp_buf card_resp; /* the card's last answer */
   uint8_t txid[16];
@@ -41,7 +42,7 @@ static rsp_err_t es9(struct dl *d, const char *path, const struct rsp_msg_json_t
   rsp_buf_init(&body, 4u << 20);
   rsp_buf_init(&resp, 4u << 20);
   rsp_err_t rc = rsp_msg_json_encode(qt, q, &body, NULL);
-  if (rc == RSP_OK) rc = d->es9->call(d->es9_ctx, path, &body, &status, &resp);
+  if (rc == RSP_OK) rc = d->es9->call(d->es9_ctx, d->address, path, &body, &status, &resp);
   if (rc == RSP_OK && status != 200 && status != 204) rc = RSP_E_STATE;
   if (rc == RSP_OK)
     rc = rsp_msg_json_decode(rt, (const char *)resp.data, resp.len, &d->doc, r, NULL);
@@ -261,7 +262,7 @@ static rsp_err_t run(struct dl *d, const struct rsp_ipa_download_params *p,
 rsp_err_t rsp_ipa_download(struct rsp_ipa *ipa, const struct rsp_ipa_es9_ops *es9_ops,
                            void *es9_ctx, const struct rsp_ipa_download_params *p,
                            struct rsp_ipa_download_result *out) {
-  struct dl d = {.ipa = ipa, .es9 = es9_ops, .es9_ctx = es9_ctx};
+  struct dl d = {.ipa = ipa, .es9 = es9_ops, .es9_ctx = es9_ctx, .address = p->smdp_address};
   struct rsp_es9p_json_initiate_authentication_resp ia;
   rsp_msg_json_doc_init(&d.doc);
   rsp_buf_init(&d.card_resp, RSP_ES10_MAX_RESPONSE);

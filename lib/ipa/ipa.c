@@ -2,7 +2,9 @@
 #include <string.h>
 
 #include "rsp/core/log.h"
+#include "rsp/ipa/download.h"
 #include "rsp/ipa/ipa.h"
+#include "rsp/msg/activation_code.h"
 #include "rsp/msg/asn1.h"
 #include "rsp/msg/tags.h"
 
@@ -252,6 +254,79 @@ static rsp_err_t euicc_data(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_
   return provide(ipa, &out, a);
 }
 
+/* Where a trigger points: the activation code's SM-DP+ and matchingId, or the card's default
+ * SM-DP+ (notes 3.6). SM-DS events are not supported yet. */
+static bool trigger_target(struct rsp_ipa *ipa, const struct rsp_msg_profile_download_data *pd,
+                           struct rsp_msg_activation_code *ac, struct rsp_arena *a) {
+  rsp_msg_activation_code_init(ac);
+  if (pd && pd->which == RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE) {
+    const char *why = NULL;
+    bool ok = rsp_msg_activation_code_parse((const char *)pd->u.activation_code.p,
+                                            pd->u.activation_code.len, ac, &why) == RSP_OK;
+    if (!ok) rsp_log(RSP_LOG_WARN, "ipa", "activation code refused: %s", why ? why : "-");
+    return ok;
+  }
+  if (pd && pd->which == RSP_MSG_PROFILE_DOWNLOAD_DATA_CONTACT_DEFAULT_SMDP) {
+    struct rsp_msg_euicc_configured_addresses_request r = {0};
+    struct rsp_msg_euicc_configured_addresses_response *ad = NULL;
+    if (card(ipa, &rsp_msgt_euicc_configured_addresses_request, &r,
+             &rsp_msgt_euicc_configured_addresses_response, a, (void **)&ad) != RSP_OK ||
+        !ad->default_dp_address.p || ad->default_dp_address.len == 0 ||
+        ad->default_dp_address.len >= sizeof ac->smdp_address)
+      return false;
+    memcpy(ac->smdp_address, ad->default_dp_address.p, ad->default_dp_address.len);
+    ac->smdp_address[ad->default_dp_address.len] = '\0';
+    return true;
+  }
+  return false;
+}
+
+/* ProfileDownloadTriggerRequest: a direct download, its PIR (or an error) to the eIM. */
+static rsp_err_t trigger(struct rsp_ipa *ipa,
+                         const struct rsp_msg_profile_download_trigger_request *q,
+                         struct rsp_arena *a) {
+  struct rsp_msg_activation_code ac;
+  struct rsp_ipa_download_result r;
+  struct
+      rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data_profile_download_error
+          err = {.profile_download_error_reason = 127};
+  struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data data = {
+      .which =
+          RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_DOWNLOAD_ERROR,
+      .u.profile_download_error = &err};
+  struct rsp_msg_profile_download_trigger_result res = {
+      .eim_transaction_id = q->eim_transaction_id, .profile_download_trigger_result_data = &data};
+  ipa->stats.triggers++;
+  rsp_ipa_download_result_init(&r);
+  if (ipa->es9 && trigger_target(ipa, q->profile_download_data, &ac, a)) {
+    struct rsp_ipa_download_params p = {.smdp_address = ac.smdp_address,
+                                        .matching_id = ac.matching_id[0] ? ac.matching_id : NULL};
+    rsp_es10_client_close(&ipa->es10); /* the download opens its own session */
+    (void)rsp_ipa_download(ipa, ipa->es9, ipa->es9_ctx, &p, &r);
+    rsp_err_t rc = rsp_es10_client_open(&ipa->es10);
+    if (rc != RSP_OK) {
+      rsp_ipa_download_result_free(&r);
+      return rc;
+    }
+    uint8_t *copy = r.pir.len ? rsp_arena_alloc(a, r.pir.len) : NULL;
+    if (copy) {
+      memcpy(copy, r.pir.data, r.pir.len);
+      if (rsp_msg_decode(&rsp_msgt_sgp32_profile_installation_result, copy, r.pir.len, a,
+                         (void **)&data.u.profile_installation_result, NULL) == RSP_OK)
+        data.which =
+            RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_INSTALLATION_RESULT;
+    }
+  } else {
+    rsp_log(RSP_LOG_WARN, "ipa",
+            "profile download trigger cannot be served (no ES9+ port or target)");
+  }
+  rsp_ipa_download_result_free(&r);
+  struct rsp_msg_eim_package_result out = {
+      .which = RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT,
+      .u.profile_download_trigger_result = &res};
+  return provide(ipa, &out, a);
+}
+
 /* One GetEimPackage exchange; *more is false when the eIM has nothing left. */
 static rsp_err_t one_package(struct rsp_ipa *ipa, bool *more) {
   struct rsp_arena a;
@@ -278,9 +353,8 @@ static rsp_err_t one_package(struct rsp_ipa *ipa, bool *more) {
     *more = true;
     break;
   case RSP_MSG_GET_EIM_PACKAGE_RESPONSE_PROFILE_DOWNLOAD_TRIGGER_REQUEST:
-    /* downloads are run by the download procedure (issue: direct and indirect download) */
-    ipa->stats.triggers++;
-    rsp_log(RSP_LOG_WARN, "ipa", "profile download trigger received; downloads not yet supported");
+    rc = trigger(ipa, p->u.profile_download_trigger_request, &a);
+    *more = true;
     break;
   case RSP_MSG_GET_EIM_PACKAGE_RESPONSE_EIM_PACKAGE_ERROR:
     if (p->u.eim_package_error != NO_EIM_PACKAGE_AVAILABLE)

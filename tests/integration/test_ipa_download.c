@@ -32,9 +32,10 @@ struct world {
 };
 
 /* The ES9+ port: the service's generic entry (what rsp-smdp runs behind HTTPS). */
-static rsp_err_t es9_call(void *ctx, const char *path, const struct rsp_buf *body, int *status,
-                          struct rsp_buf *resp) {
+static rsp_err_t es9_call(void *ctx, const char *address, const char *path,
+                          const struct rsp_buf *body, int *status, struct rsp_buf *resp) {
   struct world *w = ctx;
+  CHECK_STR(address, ADDRESS);
   return rsp_smdp_service_handle(w->svc, path, (const char *)body->data, body->len, status, resp);
 }
 
@@ -176,11 +177,98 @@ static void download(const char *curve) {
   world_close(&w);
 }
 
+/* ---- a download triggered by the eIM (ProfileDownloadTriggerRequest with an activation code) */
+
+struct trigger_eim {
+  char ac[128];
+  bool sent;
+  struct rsp_buf result; /* the EimPackageResult the IPA provided */
+  struct rsp_arena arena;
+};
+
+static rsp_err_t trigger_exchange(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp) {
+  struct trigger_eim *t = ctx;
+  struct rsp_msg_esipa_message_from_ipa_to_eim *m = NULL;
+  rsp_err_t rc = rsp_msg_decode(&rsp_msgt_esipa_message_from_ipa_to_eim, req, len, &t->arena,
+                                (void **)&m, NULL);
+  if (rc != RSP_OK) return rc;
+  if (m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_PROVIDE_EIM_PACKAGE_RESULT) {
+    const struct rsp_slice raw = m->u.provide_eim_package_result->eim_package_result->raw;
+    rsp_buf_append(&t->result, raw.p, raw.len);
+    struct rsp_msg_provide_eim_package_result_response_empty_response e = {0};
+    struct rsp_msg_provide_eim_package_result_response r = {
+        .which = RSP_MSG_PROVIDE_EIM_PACKAGE_RESULT_RESPONSE_EMPTY_RESPONSE,
+        .u.empty_response = &e};
+    struct rsp_msg_esipa_message_from_eim_to_ipa a = {
+        .which = RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_PROVIDE_EIM_PACKAGE_RESULT_RESPONSE,
+        .u.provide_eim_package_result_response = &r};
+    return rsp_msg_encode(&rsp_msgt_esipa_message_from_eim_to_ipa, &a, resp, NULL);
+  }
+  struct rsp_msg_profile_download_data pd = {.which = RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE,
+                                             .u.activation_code =
+                                                 rsp_msg_slice(t->ac, strlen(t->ac))};
+  struct rsp_msg_profile_download_trigger_request tr = {
+      .profile_download_data = &pd, .eim_transaction_id = rsp_msg_slice("\x42", 1)};
+  struct rsp_msg_get_eim_package_response g = {
+      .which = RSP_MSG_GET_EIM_PACKAGE_RESPONSE_EIM_PACKAGE_ERROR, .u.eim_package_error = 1};
+  if (!t->sent) {
+    g.which = RSP_MSG_GET_EIM_PACKAGE_RESPONSE_PROFILE_DOWNLOAD_TRIGGER_REQUEST;
+    g.u.profile_download_trigger_request = &tr;
+    t->sent = true;
+  }
+  struct rsp_msg_esipa_message_from_eim_to_ipa a = {
+      .which = RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_GET_EIM_PACKAGE_RESPONSE,
+      .u.get_eim_package_response = &g};
+  return rsp_msg_encode(&rsp_msgt_esipa_message_from_eim_to_ipa, &a, resp, NULL);
+}
+
+static const struct rsp_ipa_esipa_ops trigger_ops = {"trigger-eim", trigger_exchange};
+
+static void triggered_by_eim(void) {
+  struct world w;
+  struct rsp_ipa ipa;
+  struct trigger_eim t = {0};
+  char mid[64];
+  if (!world_open(&w, "nist")) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  order(&w, "8944000000000000136", NULL, mid, sizeof mid);
+  snprintf(t.ac, sizeof t.ac, "1$%s$%s", ADDRESS, mid);
+  rsp_buf_init(&t.result, 1 << 16);
+  rsp_arena_init(&t.arena, RSP_MSG_ARENA_CAP);
+  rsp_ipa_init(&ipa, &w.apdu, &trigger_ops, &t);
+  ipa.es9 = &es9_ops;
+  ipa.es9_ctx = &w;
+  CHECK_OK(rsp_ipa_poll(&ipa));
+  CHECK_EQ(ipa.stats.triggers, 1);
+  CHECK_EQ(profiles_on_card(&w), 1);
+  /* the eIM got ProfileDownloadTriggerResult with the card's successful PIR */
+  struct rsp_msg_eim_package_result *r = NULL;
+  CHECK_OK(rsp_msg_decode(&rsp_msgt_eim_package_result, t.result.data, t.result.len, &t.arena,
+                          (void **)&r, NULL));
+  CHECK(r && r->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT);
+  if (r && r->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT) {
+    const struct rsp_msg_profile_download_trigger_result *pr = r->u.profile_download_trigger_result;
+    CHECK(pr->eim_transaction_id.len == 1 && pr->eim_transaction_id.p[0] == 0x42);
+    CHECK(
+        pr->profile_download_trigger_result_data->which ==
+        RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_INSTALLATION_RESULT);
+  }
+  struct rsp_smdp_order_info oi;
+  CHECK_OK(rsp_smdp_service_order_get(w.svc, "8944000000000000136", &oi));
+  CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
+  rsp_buf_free(&t.result);
+  rsp_arena_free(&t.arena);
+  world_close(&w);
+}
+
 static void download_nist(void) { download("nist"); }
 static void download_brp(void) { download("brp"); }
 
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(download_nist), T(download_brp)};
+  static const struct rsp_test_case cases[] = {T(download_nist), T(download_brp),
+                                               T(triggered_by_eim)};
   if (argc < 2) return 2;
   pki_bin = argv[1];
   rsp_log_set_level(RSP_LOG_ERROR);

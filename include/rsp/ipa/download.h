@@ -7,9 +7,10 @@
 #include "rsp/ipa/ipa.h"
 
 struct rsp_ipa_es9_ops {
-  /* POSTs body (JSON) to path on the SM-DP+; *http_status and resp receive its answer. */
-  rsp_err_t (*call)(void *ctx, const char *path, const struct rsp_buf *body, int *http_status,
-                    struct rsp_buf *resp);
+  /* POSTs body (JSON) to path on the SM-DP+ at smdp_address (FQDN[:port]); *http_status and
+   * resp receive its answer. */
+  rsp_err_t (*call)(void *ctx, const char *smdp_address, const char *path,
+                    const struct rsp_buf *body, int *http_status, struct rsp_buf *resp);
 };
 
 struct rsp_ipa_download_params {

@@ -40,6 +40,8 @@ struct rsp_ipa_stats {
   unsigned rollbacks;     /* profile switches undone because the new profile had no network */
 };
 
+struct rsp_ipa_es9_ops; /* include/rsp/ipa/download.h */
+
 struct rsp_ipa {
   struct rsp_es10_client es10;
   const struct rsp_ipa_esipa_ops *esipa;
@@ -51,6 +53,10 @@ struct rsp_ipa {
    * the device is not attached on the new profile within rollback_timeout_ms, ProfileRollback
    * and the result (with rollbackResult) is delivered on the previous profile. Without a
    * platform the IPA assumes it is attached. */
+  /* ES9+ port for direct downloads (ProfileDownloadTriggerRequest); NULL: triggers are answered
+   * with profileDownloadError undefinedError. */
+  const struct rsp_ipa_es9_ops *es9;
+  void *es9_ctx;
   const struct rsp_ipa_platform_ops *platform;
   void *platform_ctx;
   int64_t rollback_timeout_ms;
