@@ -36,6 +36,10 @@ static CURLcode configure(CURL *h, const struct rsp_net_client_options *opt, cha
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https"));
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2));
+  /* RSP servers may hold brainpoolP256r1 certificates (SGP.22 allows both curves): offer that
+   * curve too (OpenSSL 3.0 then settles on TLS 1.2 for such a server). */
+  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_EC_CURVES,
+                                 "X25519:prime256v1:secp384r1:brainpoolP256r1"));
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
   /* Only the given anchors: no system CA directory next to them. */

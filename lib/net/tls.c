@@ -44,6 +44,12 @@ rsp_err_t rsp__net_tls_server_ctx(const struct rsp_net_server_options *opt, SSL_
     log_ssl_error("cannot create a TLS context", NULL);
     goto out;
   }
+  /* brainpoolP256r1 next to the default groups: RSP certificates (server and client) may be on
+   * that curve, and OpenSSL 3.0 checks an ECDSA certificate's curve against these groups. */
+  if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384:P-521:brainpoolP256r1") != 1) {
+    log_ssl_error("cannot set the TLS groups", NULL);
+    goto out;
+  }
   if (SSL_CTX_use_certificate_chain_file(ctx, opt->cert_file) != 1) {
     log_ssl_error("cannot load the certificate", opt->cert_file);
     goto out;
