@@ -6,6 +6,9 @@
  *   rsp-smdp profile new --iccid D --imsi D --out FILE    a generated test profile package
  *   rsp-smdp profile info FILE [--json]                   ICCID and type of a package
  *
+ * ES9+ is served in both bindings of SGP.22: JSON on /gsma/rsp2/es9plus/<function> (§6.5) and
+ * ASN.1 on /gsma/rsp2/asn1 (§6.6, rsp_smdp_service_handle_asn1).
+ *
  * Threads of `serve`: each server runs its event-loop threads; every loop thread opens its own
  * SM-DP+ identity and service object on its first request, because a service object serves one
  * thread at a time (SQLite serialises the writers of the shared file). One more thread POSTs
@@ -32,6 +35,8 @@
 #include "rsp/core/alloc.h"
 #include "rsp/core/buf.h"
 #include "rsp/core/log.h"
+#include "rsp/der/der.h"
+#include "rsp/msg/asn1.h"
 #include "rsp/msg/json.h"
 #include "rsp/net/http.h"
 #include "rsp/smdp/service.h"
@@ -112,6 +117,9 @@ static const char usage_text[] =
     "  Requests must be POST (else 405) with Content-Type application/json (else 415) and\n"
     "  X-Admin-Protocol gsma/rsp/v2.x.y (else 400); bodies over 64 KiB get 413. Answers carry\n"
     "  X-Admin-Protocol " SMDP_ADMIN_PROTOCOL ". One log line per served function.\n"
+    "  ES9+ also serves the ASN.1 binding (SGP.22 6.6) on " RSP_SMDP_ASN1_PATH ": a DER\n"
+    "  RemoteProfileProvisioningRequest with Content-Type " RSP_SMDP_ASN1_CONTENT_TYPE "\n"
+    "  (else 415), answered with a RemoteProfileProvisioningResponse of the same type.\n"
     "\n"
     "profile new --iccid DIGITS --imsi DIGITS --out FILE\n"
     "  writes a generated test profile package (DER: ProfileHeader, EF.ICCID, EF.IMSI, end)\n"
@@ -156,6 +164,7 @@ struct smdp_iface {
   struct smdp_app *app;
   const char *comp; /* log component of the function lines */
   enum rsp_msg_json_func first, last;
+  bool asn1; /* serves the ASN.1 binding of ES9+ at RSP_SMDP_ASN1_PATH */
 };
 
 struct smdp_app {
@@ -344,13 +353,19 @@ static const struct rsp_msg_json_type smdp_outcome_type = {.name = "rsp-smdp.out
                                                                       sizeof smdp_outcome_fields[0],
                                                            .size = sizeof(struct smdp_outcome)};
 
-/* "application/json", optionally with parameters (";charset=UTF-8" from some peers). */
-static bool smdp_content_type_ok(const char *ct) {
-  size_t n = sizeof SMDP_CONTENT_TYPE - 1;
+/* The media type `want`, optionally with parameters (";charset=UTF-8" from some peers). */
+static bool smdp_content_type_is(const char *ct, const char *want) {
+  size_t n = strlen(want);
   if (!ct) return false;
   while (*ct == ' ' || *ct == '\t') ct++;
-  return strncasecmp(ct, SMDP_CONTENT_TYPE, n) == 0 &&
+  return strncasecmp(ct, want, n) == 0 &&
          (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+/* The path of the ASN.1 binding (a query string is ignored, as on the JSON paths). */
+static bool smdp_asn1_path(const char *path) {
+  size_t n = sizeof RSP_SMDP_ASN1_PATH - 1;
+  return strncmp(path, RSP_SMDP_ASN1_PATH, n) == 0 && (path[n] == '\0' || path[n] == '?');
 }
 
 /* gsma/rsp/v2.x.y with decimal x and y (SGP.22 §6.5.1). */
@@ -365,13 +380,16 @@ static bool smdp_admin_protocol_ok(const char *v) {
 
 /* Why a request is refused before it reaches the service (NULL: it is not), and its status. */
 static const char *smdp_refusal(const struct smdp_iface *ifc, const struct rsp_net_request *req,
-                                enum rsp_msg_json_func f, int *status) {
+                                enum rsp_msg_json_func f, bool asn1, int *status) {
   *status = 404;
-  if (f < ifc->first || f > ifc->last) return "no such function here";
+  if (asn1 ? !ifc->asn1 : (f < ifc->first || f > ifc->last)) return "no such function here";
   *status = 405;
   if (strcmp(req->method, "POST") != 0) return "method not allowed: POST only";
   *status = 415;
-  if (!smdp_content_type_ok(req->content_type)) return "Content-Type must be application/json";
+  if (asn1 && !smdp_content_type_is(req->content_type, RSP_SMDP_ASN1_CONTENT_TYPE))
+    return "Content-Type must be " RSP_SMDP_ASN1_CONTENT_TYPE;
+  if (!asn1 && !smdp_content_type_is(req->content_type, SMDP_CONTENT_TYPE))
+    return "Content-Type must be application/json";
   *status = 400;
   if (!smdp_admin_protocol_ok(req->admin_protocol))
     return "X-Admin-Protocol must be gsma/rsp/v2.x.y";
@@ -409,13 +427,57 @@ static void smdp_describe(int status, const struct rsp_buf *body, char *out, siz
   rsp_msg_json_doc_free(&doc);
 }
 
-static void smdp_log_served(const struct smdp_iface *ifc, const struct rsp_net_request *req,
-                            enum rsp_msg_json_func f, int status, const char *outcome,
-                            const struct timespec *t0) {
+/* The alternative of the CHOICE `t` in a DER value that is one element tagged `wrapper` around
+ * it (the [2] of RemoteProfileProvisioningRequest and -Response, the [57] of
+ * InitiateAuthenticationResponse ...); *in gets the alternative's element. NULL when the bytes
+ * are no such value. For the log line only: the service has checked, or will check, the rest. */
+static const struct rsp_msg_field *smdp_asn1_alt(const struct rsp_msg_type *t, uint32_t wrapper,
+                                                 const uint8_t *p, size_t len,
+                                                 struct rsp_der_tlv *in) {
+  struct rsp_der_tlv top;
+  if (rsp_der_parse_one(p, len, &top) != RSP_OK || top.tag != wrapper ||
+      rsp_der_parse_one(top.val, top.len, in) != RSP_OK)
+    return NULL;
+  for (uint16_t i = 0; i < t->nfields; i++)
+    if (t->fields[i].tag == in->tag) return &t->fields[i];
+  return NULL;
+}
+
+/* "initiateAuthenticationOk", "authenticateClientError 6", "HTTP 400" ... for the log line. */
+static void smdp_describe_asn1(int status, const struct rsp_buf *body, char *out, size_t size) {
+  const struct rsp_msg_type *top = &rsp_msgt_remote_profile_provisioning_response;
+  const struct rsp_msg_field *alt, *x;
+  struct rsp_der_tlv fn, in;
+  int64_t v;
+  snprintf(out, size, "HTTP %d", status);
+  if (status != 200 || !(alt = smdp_asn1_alt(top, top->tag, body->data, body->len, &fn)) ||
+      !alt->type || !(x = smdp_asn1_alt(alt->type, alt->tag, fn.raw, fn.raw_len, &in)))
+    return;
+  if (x->kind == RSP_MSG_INT && rsp_der_get_int64(&in, &v) == RSP_OK)
+    snprintf(out, size, "%s %lld", x->name, (long long)v);
+  else
+    snprintf(out, size, "%s", x->name);
+}
+
+/* The function a request calls, for the log line: the JSON function of its path, or the
+ * alternative of its RemoteProfileProvisioningRequest; else the path. */
+static const char *smdp_func_name(const struct rsp_net_request *req, enum rsp_msg_json_func f,
+                                  bool asn1) {
+  const struct rsp_msg_type *t = &rsp_msgt_remote_profile_provisioning_request;
   const struct rsp_msg_json_func_info *fi = rsp_msg_json_func_get(f);
+  const struct rsp_msg_field *alt;
+  struct rsp_der_tlv in;
+  if (!asn1) return fi ? fi->name : req->path;
+  alt = smdp_asn1_alt(t, t->tag, req->body, req->body_len, &in);
+  return alt ? alt->name : req->path;
+}
+
+static void smdp_log_served(const struct smdp_iface *ifc, const struct rsp_net_request *req,
+                            const char *name, int status, const char *outcome,
+                            const struct timespec *t0) {
   rsp_log(status >= 500 ? RSP_LOG_ERROR : RSP_LOG_INFO, ifc->comp, "%s %s: %s (%.1f ms)%s%s",
-          req->peer, fi ? fi->name : req->path, outcome, smdp_ms_since(t0),
-          req->client_subject ? " client " : "", req->client_subject ? req->client_subject : "");
+          req->peer, name, outcome, smdp_ms_since(t0), req->client_subject ? " client " : "",
+          req->client_subject ? req->client_subject : "");
 }
 
 static void smdp_kick(struct smdp_app *app) {
@@ -425,12 +487,14 @@ static void smdp_kick(struct smdp_app *app) {
   pthread_mutex_unlock(&app->mu);
 }
 
-/* Serves one request of either interface. The service's answer is written straight into the
- * response body (its cap, RSP_NET_MAX_RESPONSE_BODY, exceeds RSP_MSG_JSON_MAX_BODY). */
+/* Serves one request of either interface, in either ES9+ binding. The service's answer is
+ * written straight into the response body (its cap, RSP_NET_MAX_RESPONSE_BODY, exceeds
+ * RSP_MSG_JSON_MAX_BODY). */
 static rsp_err_t smdp_handle(void *ctx, const struct rsp_net_request *req,
                              struct rsp_net_response *res) {
   const struct smdp_iface *ifc = ctx;
   enum rsp_msg_json_func f = rsp_msg_json_func_from_path(req->path);
+  bool asn1 = smdp_asn1_path(req->path);
   struct smdp_worker *w;
   struct timespec t0;
   char outcome[320];
@@ -438,7 +502,7 @@ static rsp_err_t smdp_handle(void *ctx, const struct rsp_net_request *req,
   clock_gettime(CLOCK_MONOTONIC, &t0);
   rsp_err_t rc = rsp_net_response_header(res, "X-Admin-Protocol", SMDP_ADMIN_PROTOCOL);
   if (rc != RSP_OK) return rc;
-  const char *why = smdp_refusal(ifc, req, f, &status);
+  const char *why = smdp_refusal(ifc, req, f, asn1, &status);
   if (why) {
     rsp_log(RSP_LOG_INFO, ifc->comp, "%s %s %s: refused %d: %s", req->peer, req->method, req->path,
             status, why);
@@ -448,16 +512,23 @@ static rsp_err_t smdp_handle(void *ctx, const struct rsp_net_request *req,
     rsp_log(RSP_LOG_ERROR, ifc->comp, "%s: no service object for this thread", req->path);
     return smdp_refuse(res, 500, "service unavailable");
   }
-  rc = rsp_smdp_service_handle(w->svc, req->path, (const char *)req->body, req->body_len, &status,
-                               &res->body);
+  if (asn1)
+    rc = rsp_smdp_service_handle_asn1(w->svc, req->body, req->body_len, &status, &res->body);
+  else
+    rc = rsp_smdp_service_handle(w->svc, req->path, (const char *)req->body, req->body_len, &status,
+                                 &res->body);
   if (rc != RSP_OK) {
     snprintf(outcome, sizeof outcome, "service failure: %s", rsp_strerror(rc));
-    smdp_log_served(ifc, req, f, 500, outcome, &t0);
+    smdp_log_served(ifc, req, smdp_func_name(req, f, asn1), 500, outcome, &t0);
     return smdp_refuse(res, 500, "internal error");
   }
-  rc = rsp_net_response_set(res, status, res->body.len ? SMDP_CONTENT_TYPE : NULL, NULL, 0);
-  smdp_describe(status, &res->body, outcome, sizeof outcome);
-  smdp_log_served(ifc, req, f, status, outcome, &t0);
+  const char *type = asn1 ? RSP_SMDP_ASN1_CONTENT_TYPE : SMDP_CONTENT_TYPE;
+  rc = rsp_net_response_set(res, status, res->body.len ? type : NULL, NULL, 0);
+  if (asn1)
+    smdp_describe_asn1(status, &res->body, outcome, sizeof outcome);
+  else
+    smdp_describe(status, &res->body, outcome, sizeof outcome);
+  smdp_log_served(ifc, req, smdp_func_name(req, f, asn1), status, outcome, &t0);
   if (status == 200 || status == 204) smdp_kick(ifc->app);
   return rc;
 }
@@ -723,9 +794,9 @@ static void smdp_app_init(struct smdp_app *app, const struct smdp_opts *o) {
   else
     snprintf(app->tls_key, sizeof app->tls_key, "%s/smdp/tls/key.pem", o->pki_dir);
   app->es9p_iface = (struct smdp_iface){app, "es9p", RSP_MSG_JSON_FUNC_ES9P_INITIATE_AUTHENTICATION,
-                                        RSP_MSG_JSON_FUNC_ES9P_CANCEL_SESSION};
+                                        RSP_MSG_JSON_FUNC_ES9P_CANCEL_SESSION, true};
   app->es2p_iface = (struct smdp_iface){app, "es2p", RSP_MSG_JSON_FUNC_ES2P_DOWNLOAD_ORDER,
-                                        RSP_MSG_JSON_FUNC_ES2P_RELEASE_PROFILE};
+                                        RSP_MSG_JSON_FUNC_ES2P_RELEASE_PROFILE, false};
 }
 
 /* Binds both servers, opens the store, loads the profiles; nothing is served yet. */

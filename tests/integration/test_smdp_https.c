@@ -10,7 +10,9 @@
  * Cases: the whole download on both curves with and without a confirmation code, the operator
  * callbacks, a restart on the same state file; refusals over HTTPS (no or a foreign client
  * certificate on ES2+, unknown matchingId, replayed transactionId, wrong Content-Type,
- * oversized body, wrong X-Admin-Protocol, wrong method and interface); the command line. Every
+ * oversized body, wrong X-Admin-Protocol, wrong method and interface); the download on both
+ * curves again through the ASN.1 binding of ES9+ (/gsma/rsp2/asn1) with its refusals; the
+ * command line. Every
  * run of the program ends with SIGTERM and must exit 0. The brainpool PKI is used end to end,
  * TLS certificates included (the lib/net client offers brainpoolP256r1). */
 #include <arpa/inet.h>
@@ -937,6 +939,280 @@ static void refusals(void) {
   smdp_stop(&s);
 }
 
+/* ---- the LPA on the ASN.1 binding of ES9+ (SGP.22 §6.6) ------------------------------------ */
+
+static const struct rsp_net_header asn1_headers[] = {
+    {"Content-Type", RSP_SMDP_ASN1_CONTENT_TYPE},
+    {"X-Admin-Protocol", ADMIN_SENT},
+};
+
+#define ASN1_OK (-1) /* an Ok alternative, where the helpers return an error value */
+
+/* One download as the ASN.1 LPA sees it: the arena holds the decoded requests, copies of the
+ * answers and their decoded forms. */
+struct adl {
+  struct rsp_arena a;
+  struct rsp_buf info, asr, pdr, pir;
+  const struct rsp_msg_initiate_authentication_ok_es9 *ia;
+  const struct rsp_msg_authenticate_client_ok *ac;
+  const struct rsp_msg_get_bound_profile_package_ok *gb;
+};
+
+static void adl_init(struct adl *d) {
+  memset(d, 0, sizeof *d);
+  rsp_arena_init(&d->a, RSP_MSG_ARENA_CAP);
+  rsp_buf_init(&d->info, RESP_MAX);
+  rsp_buf_init(&d->asr, RESP_MAX);
+  rsp_buf_init(&d->pdr, RESP_MAX);
+  rsp_buf_init(&d->pir, RESP_MAX);
+}
+
+static void adl_free(struct adl *d) {
+  rsp_arena_free(&d->a);
+  rsp_buf_free(&d->info);
+  rsp_buf_free(&d->asr);
+  rsp_buf_free(&d->pdr);
+  rsp_buf_free(&d->pir);
+}
+
+/* A card answer as the SGP.22 type the request carries. */
+static void *asn1_decode(const struct rsp_msg_type *t, const struct rsp_buf *b,
+                         struct rsp_arena *a) {
+  void *v = NULL;
+  CHECK_OK(rsp_msg_decode(t, b->data, b->len, a, &v, NULL));
+  return v;
+}
+
+/* POSTs the request to the ASN.1 path of l->base; an answer of 200 must carry the ASN.1 content
+ * type and decode as a RemoteProfileProvisioningResponse of alternative `alt` (*out, memory in the
+ * arena). Returns the HTTP status. */
+static int asn1_call(struct lpa *l, struct adl *d,
+                     const struct rsp_msg_remote_profile_provisioning_request *rq, int alt,
+                     const struct rsp_msg_remote_profile_provisioning_response **out) {
+  struct rsp_msg_remote_profile_provisioning_response *r = NULL;
+  struct rsp_net_client_response res;
+  struct rsp_buf body;
+  char url[400];
+  int status = -1;
+  *out = NULL;
+  rsp_buf_init(&body, RESP_MAX);
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_remote_profile_provisioning_request, rq, &body, NULL));
+  rsp_err_t rc =
+      rsp_net_client_post(l->c, fmt(url, sizeof url, "%s%s", l->base, RSP_SMDP_ASN1_PATH),
+                          asn1_headers, 2, body.data, body.len, &res);
+  CHECK_OK(rc);
+  if (rc == RSP_OK) {
+    status = res.status;
+    CHECK_STR(res.admin_protocol, ADMIN_ANSWERED);
+    if (status == 204) CHECK_EQ(res.body.len, 0);
+  }
+  if (status == 200) {
+    uint8_t *copy = rsp_arena_alloc(&d->a, res.body.len + 1);
+    CHECK_STR(res.content_type, RSP_SMDP_ASN1_CONTENT_TYPE);
+    if (copy) memcpy(copy, res.body.data, res.body.len);
+    CHECK_OK(rsp_msg_decode(&rsp_msgt_remote_profile_provisioning_response, copy, res.body.len,
+                            &d->a, (void **)&r, NULL));
+    if (r) CHECK_EQ(r->which, alt);
+    *out = r && r->which == alt ? r : NULL;
+  }
+  rsp_net_client_response_free(&res);
+  rsp_buf_free(&body);
+  return status;
+}
+
+#define ASN1_REQUEST(alt, member, value)                                                           \
+  ((struct rsp_msg_remote_profile_provisioning_request){                                           \
+      .which = RSP_MSG_REMOTE_PROFILE_PROVISIONING_REQUEST_##alt, .u.member = (value)})
+
+/* initiateAuthentication at the activation code's SM-DP+ (which must accept it), then the card's
+ * AuthenticateServer with `matching_id`. */
+static void asn1_initiate(struct lpa *l, const struct rsp_msg_activation_code *ac,
+                          const char *matching_id, struct adl *d) {
+  const struct rsp_msg_remote_profile_provisioning_response *r = NULL;
+  struct rsp_msg_get_euicc_info1_request iq = {0};
+  struct rsp_buf req;
+  uint8_t ch[RSP_SMDP_CHALLENGE_LEN];
+  rsp_buf_init(&req, RESP_MAX);
+  snprintf(l->base, sizeof l->base, "https://%s", ac->smdp_address);
+  es10_msg(l->card, &rsp_msgt_get_euicc_info1_request, &iq, &d->info);
+  card_challenge(l->card, ch);
+  struct rsp_msg_initiate_authentication_request q = {
+      .euicc_challenge = rsp_msg_slice(ch, sizeof ch),
+      .smdp_address = rsp_msg_slice(ac->smdp_address, strlen(ac->smdp_address)),
+      .euicc_info1 = asn1_decode(&rsp_msgt_euicc_info1, &d->info, &d->a)};
+  struct rsp_msg_remote_profile_provisioning_request rq =
+      ASN1_REQUEST(INITIATE_AUTHENTICATION_REQUEST, initiate_authentication_request, &q);
+  CHECK_EQ(asn1_call(l, d, &rq,
+                     RSP_MSG_REMOTE_PROFILE_PROVISIONING_RESPONSE_INITIATE_AUTHENTICATION_RESPONSE,
+                     &r),
+           200);
+  if (r && r->u.initiate_authentication_response->which ==
+               RSP_MSG_INITIATE_AUTHENTICATION_RESPONSE_INITIATE_AUTHENTICATION_OK)
+    d->ia = r->u.initiate_authentication_response->u.initiate_authentication_ok;
+  CHECK(d->ia != NULL);
+  if (d->ia) {
+    struct rsp_smdp_authenticate_server_parts parts = {
+        .server_signed1 = d->ia->server_signed1->raw,
+        .server_signature1 = d->ia->server_signature1,
+        .euicc_ci_pk_id = d->ia->euicc_ci_pk_id_to_be_used,
+        .server_certificate = d->ia->server_certificate,
+        .matching_id = rsp_msg_slice(matching_id, strlen(matching_id))};
+    memcpy(parts.tac, TAC, sizeof TAC);
+    CHECK_OK(rsp_smdp_authenticate_server_request_build(&parts, &req));
+    CHECK_OK(es10(l->card, req.data, req.len, &d->asr));
+  }
+  rsp_buf_free(&req);
+}
+
+/* authenticateClient: ASN1_OK (d->ac set) or the error value. */
+static int64_t asn1_authenticate_client(struct lpa *l, struct adl *d) {
+  const struct rsp_msg_remote_profile_provisioning_response *r = NULL;
+  struct rsp_msg_authenticate_client_request q = {
+      .transaction_id = d->ia ? d->ia->transaction_id : rsp_msg_slice(NULL, 0),
+      .authenticate_server_response =
+          asn1_decode(&rsp_msgt_authenticate_server_response, &d->asr, &d->a)};
+  struct rsp_msg_remote_profile_provisioning_request rq =
+      ASN1_REQUEST(AUTHENTICATE_CLIENT_REQUEST, authenticate_client_request, &q);
+  CHECK_EQ(asn1_call(l, d, &rq,
+                     RSP_MSG_REMOTE_PROFILE_PROVISIONING_RESPONSE_AUTHENTICATE_CLIENT_RESPONSE_ES9,
+                     &r),
+           200);
+  const struct rsp_msg_authenticate_client_response_es9 *x =
+      r ? r->u.authenticate_client_response_es9 : NULL;
+  if (!x) return -2;
+  if (x->which == RSP_MSG_AUTHENTICATE_CLIENT_RESPONSE_ES9_AUTHENTICATE_CLIENT_ERROR)
+    return x->u.authenticate_client_error;
+  d->ac = x->u.authenticate_client_ok;
+  return ASN1_OK;
+}
+
+/* PrepareDownload (with the code the user typed, or none) and getBoundProfilePackage. */
+static void asn1_prepare_and_fetch(struct lpa *l, struct adl *d, const char *cc) {
+  const struct rsp_msg_remote_profile_provisioning_response *r = NULL;
+  struct rsp_buf req;
+  uint8_t hash[RSP_SMDP_HASH_CC_LEN];
+  rsp_buf_init(&req, RESP_MAX);
+  struct rsp_smdp_prepare_download_parts parts = {.smdp_signed2 = d->ac->smdp_signed2->raw,
+                                                  .smdp_signature2 = d->ac->smdp_signature2,
+                                                  .smdp_certificate = d->ac->smdp_certificate};
+  if (cc) {
+    CHECK_OK(rsp_smdp_hash_cc(rsp_msg_slice(cc, strlen(cc)), d->ia->transaction_id, hash));
+    parts.hash_cc = rsp_msg_slice(hash, sizeof hash);
+  }
+  CHECK_OK(rsp_smdp_prepare_download_request_build(&parts, &req));
+  CHECK_OK(es10(l->card, req.data, req.len, &d->pdr));
+  struct rsp_msg_get_bound_profile_package_request q = {
+      .transaction_id = d->ia->transaction_id,
+      .prepare_download_response =
+          asn1_decode(&rsp_msgt_prepare_download_response, &d->pdr, &d->a)};
+  struct rsp_msg_remote_profile_provisioning_request rq =
+      ASN1_REQUEST(GET_BOUND_PROFILE_PACKAGE_REQUEST, get_bound_profile_package_request, &q);
+  CHECK_EQ(asn1_call(
+               l, d, &rq,
+               RSP_MSG_REMOTE_PROFILE_PROVISIONING_RESPONSE_GET_BOUND_PROFILE_PACKAGE_RESPONSE, &r),
+           200);
+  if (r && r->u.get_bound_profile_package_response->which ==
+               RSP_MSG_GET_BOUND_PROFILE_PACKAGE_RESPONSE_GET_BOUND_PROFILE_PACKAGE_OK)
+    d->gb = r->u.get_bound_profile_package_response->u.get_bound_profile_package_ok;
+  CHECK(d->gb != NULL);
+  rsp_buf_free(&req);
+}
+
+/* Every segment of the BPP to the card, then the PIR to handleNotification (204, no body). */
+static void asn1_load_and_notify(struct lpa *l, struct adl *d) {
+  const struct rsp_msg_remote_profile_provisioning_response *r = NULL;
+  struct rsp_slice bpp = d->gb->bound_profile_package->raw;
+  size_t n = 0;
+  CHECK_ERR(rsp_msg_bpp_split(bpp.p, bpp.len, NULL, 0, &n), RSP_E_BUF_SMALL);
+  struct rsp_slice *segs = rsp_calloc(n ? n : 1, sizeof *segs);
+  CHECK_OK(rsp_msg_bpp_split(bpp.p, bpp.len, segs, n, &n));
+  for (size_t i = 0; i < n; i++) {
+    CHECK_OK(es10(l->card, segs[i].p, segs[i].len, &d->pir));
+    if (i + 1 < n) CHECK_EQ(d->pir.len, 0);
+  }
+  CHECK(n >= 4 && d->pir.len > 0);
+  rsp_free(segs);
+  struct rsp_msg_pending_notification pn = {
+      .which = RSP_MSG_PENDING_NOTIFICATION_PROFILE_INSTALLATION_RESULT,
+      .u.profile_installation_result =
+          asn1_decode(&rsp_msgt_profile_installation_result, &d->pir, &d->a)};
+  struct rsp_msg_handle_notification q = {.pending_notification = &pn};
+  struct rsp_msg_remote_profile_provisioning_request rq =
+      ASN1_REQUEST(HANDLE_NOTIFICATION, handle_notification, &q);
+  CHECK_EQ(asn1_call(l, d, &rq, RSP_MSG_REMOTE_PROFILE_PROVISIONING_RESPONSE_NONE, &r), 204);
+}
+
+/* The whole download of an activation code on /gsma/rsp2/asn1; the card must list `iccid`. */
+static void asn1_download(struct lpa *l, const struct rsp_msg_activation_code *ac, const char *cc,
+                          const char *iccid) {
+  struct adl d;
+  char listed[256];
+  int64_t t0 = now_ms();
+  adl_init(&d);
+  asn1_initiate(l, ac, ac->matching_id, &d);
+  CHECK_EQ(asn1_authenticate_client(l, &d), ASN1_OK);
+  if (d.ac) asn1_prepare_and_fetch(l, &d, cc);
+  if (d.gb) asn1_load_and_notify(l, &d);
+  card_iccids(l->card, listed, sizeof listed);
+  if (!strstr(listed, iccid))
+    rsp_test_fail(__FILE__, __LINE__, "card lists %s, not %s", listed, iccid);
+  printf("# ASN.1 download of %s (%s): %lld ms, BPP %zu bytes\n", iccid,
+         cc ? "with code" : "no code", (long long)(now_ms() - t0),
+         d.gb ? d.gb->bound_profile_package->raw.len : 0);
+  adl_free(&d);
+}
+
+/* The binding's transport rules and a refusal as its error INTEGER: not on the ES2+ port, 415 for
+ * JSON, 400 for a body that is no RemoteProfileProvisioningRequest, an unknown matchingId. */
+static void asn1_refusals(const struct smdp *s, struct operator* op, struct lpa *l) {
+  static const uint8_t junk[] = {0xA2, 0x02, 0x85, 0x00};
+  struct rsp_msg_activation_code ac;
+  struct adl d;
+  char url[128];
+  fmt(url, sizeof url, "https://localhost:%u%s", (unsigned)s->es2p_port, RSP_SMDP_ASN1_PATH);
+  CHECK_EQ(raw_post(op->c, url, asn1_headers, 2, junk, sizeof junk, NULL), 404);
+  fmt(url, sizeof url, "https://%s%s", s->address, RSP_SMDP_ASN1_PATH);
+  CHECK_EQ(raw_post(l->c, url, json_headers, 2, junk, sizeof junk, NULL), 415);
+  CHECK_EQ(raw_post(l->c, url, asn1_headers, 2, junk, sizeof junk, NULL), 400);
+  order(op, s, ICCID_3, NULL, &ac);
+  adl_init(&d);
+  asn1_initiate(l, &ac, "NO-SUCH-ORDER", &d);
+  CHECK_EQ(asn1_authenticate_client(l, &d),
+           RSP_MSG_AUTHENTICATE_CLIENT_RESPONSE_ES9_AUTHENTICATE_CLIENT_ERROR_MATCHING_ID_REFUSED);
+  adl_free(&d);
+}
+
+static void asn1_end_to_end(struct pki *kp) {
+  const struct pki *k = make_pki(kp);
+  struct smdp s;
+  struct operator op;
+  struct lpa l;
+  struct rsp_msg_activation_code ac;
+  char state[700];
+  if (!smdp_start(&s, k, k, path_in(k->top, "asn1.db", state, sizeof state), NULL)) return;
+  operator_open(&op, &s);
+  lpa_open(&l, &s);
+  CHECK_STR(order(&op, &s, ICCID_1, NULL, &ac), ICCID_1);
+  asn1_download(&l, &ac, NULL, ICCID_1);
+  CHECK_STR(order(&op, &s, ICCID_2, "4711", &ac), ICCID_2);
+  asn1_download(&l, &ac, "4711", ICCID_2);
+  asn1_refusals(&s, &op, &l);
+  lpa_close(&l);
+  rsp_net_client_destroy(op.c);
+  CHECK(file_has(s.log, "initiateAuthenticationRequest: initiateAuthenticationOk"));
+  CHECK(file_has(s.log, "getBoundProfilePackageRequest: getBoundProfilePackageOk"));
+  CHECK(file_has(s.log, "handleNotification: HTTP 204"));
+  CHECK(file_has(s.log, "authenticateClientRequest: authenticateClientError 6"));
+  CHECK(file_has(s.log, "refused 415: Content-Type must be " RSP_SMDP_ASN1_CONTENT_TYPE));
+  smdp_stop(&s);
+}
+
+/* The download through the ASN.1 binding of ES9+, on both curves. */
+static void end_to_end_asn1(void) {
+  asn1_end_to_end(&pki_nist);
+  asn1_end_to_end(&pki_brp);
+}
+
 /* --help, usage errors, profile new / profile info. */
 static void command_line(void) {
   const char *dir = rsp_test_tmpdir("smdp_cli");
@@ -989,8 +1265,9 @@ static void brainpool_tls(void) {
 }
 
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(end_to_end_nist), T(end_to_end_brp), T(refusals),
-                                               T(command_line), T(brainpool_tls)};
+  static const struct rsp_test_case cases[] = {T(end_to_end_nist), T(end_to_end_brp),
+                                               T(refusals),        T(command_line),
+                                               T(brainpool_tls),   T(end_to_end_asn1)};
   struct pki *pkis[] = {&pki_nist, &pki_brp, &pki_other};
   char cmd[1200];
   int rc;

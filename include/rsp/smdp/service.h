@@ -1,6 +1,7 @@
 /* openrsp: the SM-DP+ service: the ES2+ (operator) and ES9+ (LPA/IPA) functions of SGP.22 §5.3 and
  * §5.6 over a durable store, without any transport. The rsp-smdp program puts an HTTPS server in
- * front of rsp_smdp_service_handle and sends the operator callbacks the service queues.
+ * front of rsp_smdp_service_handle (JSON) and rsp_smdp_service_handle_asn1 (the ASN.1 binding of
+ * ES9+) and sends the operator callbacks the service queues.
  *
  * What the service keeps (SQLite, WAL, one transaction per state change, docs/smdp.md):
  *   - profiles: ICCID, profile type, the unprotected profile package (a blob, or the path of a
@@ -130,6 +131,22 @@ void rsp_smdp_service_destroy(struct rsp_smdp_service *svc); /* NULL-safe */
  * Failed with reason 2.2 (key missing) or 2.1 (invalid) and the subject of the key. */
 rsp_err_t rsp_smdp_service_handle(struct rsp_smdp_service *svc, const char *path, const char *body,
                                   size_t len, int *http_status, struct rsp_buf *response);
+
+/* ---- the ASN.1 binding of ES9+ (SGP.22 §6.6) ------------------------------------------------- */
+
+#define RSP_SMDP_ASN1_PATH "/gsma/rsp2/asn1"
+#define RSP_SMDP_ASN1_CONTENT_TYPE "application/x-gsma-rsp-asn1"
+
+/* One HTTP POST to RSP_SMDP_ASN1_PATH: `der` is a RemoteProfileProvisioningRequest ([2], A2)
+ * whose alternative selects the ES9+ function (lib/smdp/es9p_asn1.c). The DER
+ * RemoteProfileProvisioningResponse is appended to `response` (initialised by the caller with a
+ * cap of at least RSP_MSG_JSON_MAX_BODY) and *http_status gets the HTTP status: 200 with the
+ * function's Ok SEQUENCE or, for a refusal, its error INTEGER (the values of docs/smdp.md); 204
+ * without a body for handleNotification, refused or not (the response CHOICE has no alternative
+ * for it); 400 for a body that is not a RemoteProfileProvisioningRequest of a function this
+ * service serves; 500 (and the rsp_err_t) when the service itself failed. */
+rsp_err_t rsp_smdp_service_handle_asn1(struct rsp_smdp_service *svc, const uint8_t *der, size_t len,
+                                       int *http_status, struct rsp_buf *response);
 
 /* ---- the functions, on the bodies of rsp/msg/json.h -------------------------------------------
  * Each fills *resp (strings and bytes allocated in `mem`, which must outlive the encoding); on a
