@@ -59,8 +59,11 @@ static rsp_err_t read_line(struct at_ctx *a, char *line, size_t size) {
     }
     if (a->len == sizeof a->buf) return RSP_E_IO;
     struct pollfd p = {a->fd, POLLIN, 0};
-    if (poll(&p, 1, a->timeout_ms) <= 0) return RSP_E_IO;
+    int r = poll(&p, 1, a->timeout_ms);
+    if (r < 0 && errno == EINTR) continue; /* a signal is not a transport failure */
+    if (r <= 0) return RSP_E_IO;
     ssize_t k = read(a->fd, a->buf + a->len, sizeof a->buf - a->len);
+    if (k < 0 && errno == EINTR) continue;
     if (k <= 0) return RSP_E_IO;
     a->len += (size_t)k;
   }

@@ -57,7 +57,9 @@ static rsp_err_t socket_connect(void *ctx) {
 static rsp_err_t io_all(struct socket_ctx *s, uint8_t *p, size_t n, bool writing) {
   while (n > 0) {
     struct pollfd pfd = {s->fd, writing ? POLLOUT : POLLIN, 0};
-    if (poll(&pfd, 1, s->timeout_ms) <= 0) return RSP_E_IO;
+    int r = poll(&pfd, 1, s->timeout_ms);
+    if (r < 0 && errno == EINTR) continue; /* a signal is not a transport failure */
+    if (r <= 0) return RSP_E_IO;
     ssize_t k = writing ? send(s->fd, p, n, MSG_NOSIGNAL) : recv(s->fd, p, n, 0);
     if (k <= 0) {
       if (k < 0 && errno == EINTR) continue;

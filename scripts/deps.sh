@@ -14,6 +14,7 @@ PACKAGES=(
   asn1c                                          # test-only independent ASN.1 decoder
   clang-format git                               # style check
   libevent-dev libcurl4-openssl-dev              # lib/net: HTTPS server (evhttp) and client
+  libinih-dev                                    # rsp-ipad: INI config file
 )
 # Benchmarks only (bench/http, docs/adr/0005): load generator, nginx baseline, the other HTTP
 # library candidates. Installed on request: RSP_BENCH_DEPS=1 scripts/deps.sh

@@ -1,6 +1,7 @@
 /* IPA core: the eIM package loop (SGP.32 §3.3 "eIM package retrieval", notes 2.2 and 3). */
 #include <string.h>
 
+#include "ipa_internal.h"
 #include "rsp/core/log.h"
 #include "rsp/ipa/download.h"
 #include "rsp/ipa/ipa.h"
@@ -20,9 +21,8 @@ void rsp_ipa_init(struct rsp_ipa *ipa, struct rsp_apdu *card, const struct rsp_i
   ipa->esipa_ctx = ctx;
 }
 
-/* Encodes `v` as `t`, runs it on the card and decodes the answer as `rt` into the arena. */
-static rsp_err_t card(struct rsp_ipa *ipa, const struct rsp_msg_type *t, const void *v,
-                      const struct rsp_msg_type *rt, struct rsp_arena *a, void **out) {
+rsp_err_t rsp__ipa_card(struct rsp_ipa *ipa, const struct rsp_msg_type *t, const void *v,
+                        const struct rsp_msg_type *rt, struct rsp_arena *a, void **out) {
   struct rsp_buf req, resp;
   rsp_buf_init(&req, 1 << 16);
   rsp_buf_init(&resp, RSP_ES10_MAX_RESPONSE);
@@ -39,16 +39,16 @@ static rsp_err_t card(struct rsp_ipa *ipa, const struct rsp_msg_type *t, const v
   return rc;
 }
 
-/* Sends one ESipa message, decodes the eIM's answer (NULL when there is none). */
-static rsp_err_t esipa(struct rsp_ipa *ipa, const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
-                       struct rsp_arena *a, struct rsp_msg_esipa_message_from_eim_to_ipa **out) {
-  struct rsp_buf req, resp;
+#define card rsp__ipa_card
+
+rsp_err_t rsp__ipa_esipa_call(struct rsp_ipa *ipa, const uint8_t *req, size_t len,
+                              struct rsp_arena *a,
+                              struct rsp_msg_esipa_message_from_eim_to_ipa **out) {
+  struct rsp_buf resp;
   struct rsp_msg_diag diag;
-  rsp_buf_init(&req, 1 << 20);
-  rsp_buf_init(&resp, 1 << 20);
+  rsp_buf_init(&resp, RSP_IPA_ESIPA_MAX);
   *out = NULL;
-  rsp_err_t rc = rsp_msg_encode(&rsp_msgt_esipa_message_from_ipa_to_eim, m, &req, NULL);
-  if (rc == RSP_OK) rc = ipa->esipa->exchange(ipa->esipa_ctx, req.data, req.len, &resp);
+  rsp_err_t rc = ipa->esipa->exchange(ipa->esipa_ctx, req, len, &resp);
   if (rc == RSP_OK && resp.len) {
     uint8_t *copy = rsp_arena_alloc(a, resp.len);
     if (!copy)
@@ -62,8 +62,19 @@ static rsp_err_t esipa(struct rsp_ipa *ipa, const struct rsp_msg_esipa_message_f
                 diag.path);
     }
   }
-  rsp_buf_free(&req);
   rsp_buf_free(&resp);
+  return rc;
+}
+
+/* Sends one ESipa message, decodes the eIM's answer (NULL when there is none). */
+static rsp_err_t esipa(struct rsp_ipa *ipa, const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
+                       struct rsp_arena *a, struct rsp_msg_esipa_message_from_eim_to_ipa **out) {
+  struct rsp_buf req;
+  rsp_buf_init(&req, RSP_IPA_ESIPA_MAX);
+  *out = NULL;
+  rsp_err_t rc = rsp_msg_encode(&rsp_msgt_esipa_message_from_ipa_to_eim, m, &req, NULL);
+  if (rc == RSP_OK) rc = rsp__ipa_esipa_call(ipa, req.data, req.len, a, out);
+  rsp_buf_free(&req);
   return rc;
 }
 
@@ -152,6 +163,28 @@ static rsp_err_t roll_back(struct rsp_ipa *ipa, struct rsp_arena *a,
   return RSP_OK;
 }
 
+/* RetrieveNotificationsList: the pending package results (eprs) or the other pending
+ * notifications; *out NULL when the card has none. */
+static rsp_err_t pending(struct rsp_ipa *ipa, bool eprs, struct rsp_arena *a, void **out) {
+  struct rsp_msg_sgp32_retrieve_notifications_list_request_search_criteria crit = {
+      .which =
+          RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_REQUEST_SEARCH_CRITERIA_EUICC_PACKAGE_RESULTS,
+      .u.euicc_package_results = true};
+  struct rsp_msg_sgp32_retrieve_notifications_list_request q = {.search_criteria =
+                                                                    eprs ? &crit : NULL};
+  struct rsp_msg_sgp32_retrieve_notifications_list_response *l = NULL;
+  *out = NULL;
+  rsp_err_t rc = card(ipa, &rsp_msgt_sgp32_retrieve_notifications_list_request, &q,
+                      &rsp_msgt_sgp32_retrieve_notifications_list_response, a, (void **)&l);
+  if (rc != RSP_OK) return rc;
+  if (eprs &&
+      l->which == RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_RESPONSE_EUICC_PACKAGE_RESULT_LIST)
+    *out = l->u.euicc_package_result_list;
+  if (!eprs && l->which == RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_RESPONSE_NOTIFICATION_LIST)
+    *out = l->u.notification_list;
+  return RSP_OK;
+}
+
 static rsp_err_t euicc_package(struct rsp_ipa *ipa, const struct rsp_msg_euicc_package_request *q,
                                struct rsp_arena *a) {
   struct rsp_msg_euicc_package_result *res = NULL;
@@ -166,9 +199,73 @@ static rsp_err_t euicc_package(struct rsp_ipa *ipa, const struct rsp_msg_euicc_p
   ipa->stats.packages++;
   if (rollback_granted(q, res) && !wait_attached(ipa) && (rc = roll_back(ipa, a, &res)) != RSP_OK)
     return rc;
+  /* the notifications the operations raised travel with the result (notes 3.8 (a)) */
+  struct rsp_msg_pending_notification_list *l = NULL;
+  struct rsp_msg_eim_package_result_e_pr_and_notifications both = {.euicc_package_result = res};
   struct rsp_msg_eim_package_result out = {.which = RSP_MSG_EIM_PACKAGE_RESULT_EUICC_PACKAGE_RESULT,
                                            .u.euicc_package_result = res};
+  if (res->which == RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED &&
+      pending(ipa, false, a, (void **)&l) == RSP_OK && l && l->n > 0) {
+    both.notification_list = l;
+    out.which = RSP_MSG_EIM_PACKAGE_RESULT_E_PR_AND_NOTIFICATIONS;
+    out.u.e_pr_and_notifications = &both;
+  }
   return provide(ipa, &out, a);
+}
+
+/* What the card still holds for the eIM before new work is asked for: package results whose
+ * delivery failed earlier (network gone, eIM error, the IPA stopped) go again in
+ * ProvideEimPackageResult, and the eIM's acknowledgement removes them; other pending
+ * notifications go one by one in HandleNotification and are removed once the eIM took them.
+ * So the card is never left with an unreported result. */
+static rsp_err_t deliver_pending(struct rsp_ipa *ipa) {
+  struct rsp_arena a;
+  struct rsp_msg_euicc_package_result_list *eprs = NULL;
+  struct rsp_msg_pending_notification_list *notes = NULL;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  rsp_err_t rc = pending(ipa, true, &a, (void **)&eprs);
+  for (size_t i = 0; rc == RSP_OK && eprs && i < eprs->n && i < RSP_IPA_MAX_PACKAGES_PER_POLL;
+       i++) {
+    struct rsp_msg_euicc_package_result *r = &eprs->v[i];
+    if (r->which == RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED && ipa->eim_id) {
+      struct rsp_slice id =
+          r->u.euicc_package_result_signed->euicc_package_result_data_signed->eim_id;
+      if (id.len != strlen(ipa->eim_id) || memcmp(id.p, ipa->eim_id, id.len) != 0) continue;
+    }
+    struct rsp_msg_eim_package_result out = {
+        .which = RSP_MSG_EIM_PACKAGE_RESULT_EUICC_PACKAGE_RESULT, .u.euicc_package_result = r};
+    rsp_log(RSP_LOG_INFO, "ipa", "delivering a package result the eIM has not acknowledged");
+    rc = provide(ipa, &out, &a);
+    if (rc == RSP_OK) ipa->stats.redelivered++;
+  }
+  if (rc == RSP_OK) rc = pending(ipa, false, &a, (void **)&notes);
+  for (size_t i = 0; rc == RSP_OK && notes && i < notes->n && i < RSP_IPA_MAX_PACKAGES_PER_POLL;
+       i++) {
+    struct rsp_msg_sgp32_pending_notification *n = &notes->v[i];
+    int64_t seq = -1;
+    if (n->which == RSP_MSG_SGP32_PENDING_NOTIFICATION_OTHER_SIGNED_NOTIFICATION)
+      seq = n->u.other_signed_notification->tbs_other_notification->seq_number;
+    if (n->which == RSP_MSG_SGP32_PENDING_NOTIFICATION_PROFILE_INSTALLATION_RESULT)
+      seq = n->u.profile_installation_result->profile_installation_result_data
+                ->notification_metadata->seq_number;
+    struct rsp_msg_handle_notification_esipa h = {
+        .which = RSP_MSG_HANDLE_NOTIFICATION_ESIPA_PENDING_NOTIFICATION,
+        .u.pending_notification = n};
+    struct rsp_msg_esipa_message_from_ipa_to_eim m = {
+        .which = RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_HANDLE_NOTIFICATION_ESIPA,
+        .u.handle_notification_esipa = &h};
+    struct rsp_msg_esipa_message_from_eim_to_ipa *r = NULL;
+    rc = esipa(ipa, &m, &a, &r);
+    if (rc != RSP_OK || seq < 0) continue;
+    struct rsp_msg_notification_sent_request q = {.seq_number = seq};
+    struct rsp_msg_notification_sent_response *ok = NULL;
+    if (card(ipa, &rsp_msgt_notification_sent_request, &q, &rsp_msgt_notification_sent_response, &a,
+             (void **)&ok) == RSP_OK &&
+        ok->delete_notification_status == 0)
+      ipa->stats.notifications++;
+  }
+  rsp_arena_free(&a);
+  return rc;
 }
 
 /* IpaEuiccData from the card for the tags the eIM asked for (notes 3.5). */
@@ -218,25 +315,11 @@ static rsp_err_t fill_data(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_d
 /* Pending notifications (A0) and package results (A2) from RetrieveNotificationsList. */
 static rsp_err_t fill_lists(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_data_request *q,
                             struct rsp_msg_ipa_euicc_data *d, struct rsp_arena *a) {
-  for (int eprs = 0; eprs < 2; eprs++) {
-    if (!tag_listed(q->tag_list, eprs ? 0xA2 : 0xA0)) continue;
-    struct rsp_msg_sgp32_retrieve_notifications_list_request_search_criteria crit = {
-        .which =
-            RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_REQUEST_SEARCH_CRITERIA_EUICC_PACKAGE_RESULTS,
-        .u.euicc_package_results = true};
-    struct rsp_msg_sgp32_retrieve_notifications_list_request r = {.search_criteria =
-                                                                      eprs ? &crit : NULL};
-    struct rsp_msg_sgp32_retrieve_notifications_list_response *l = NULL;
-    rsp_err_t rc = card(ipa, &rsp_msgt_sgp32_retrieve_notifications_list_request, &r,
-                        &rsp_msgt_sgp32_retrieve_notifications_list_response, a, (void **)&l);
-    if (rc != RSP_OK) return rc;
-    if (eprs &&
-        l->which == RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_RESPONSE_EUICC_PACKAGE_RESULT_LIST)
-      d->euicc_package_result_list = l->u.euicc_package_result_list;
-    if (!eprs && l->which == RSP_MSG_SGP32_RETRIEVE_NOTIFICATIONS_LIST_RESPONSE_NOTIFICATION_LIST)
-      d->notifications_list = l->u.notification_list;
-  }
-  return RSP_OK;
+  rsp_err_t rc = RSP_OK;
+  if (tag_listed(q->tag_list, 0xA0)) rc = pending(ipa, false, a, (void **)&d->notifications_list);
+  if (rc == RSP_OK && tag_listed(q->tag_list, 0xA2))
+    rc = pending(ipa, true, a, (void **)&d->euicc_package_result_list);
+  return rc;
 }
 
 static rsp_err_t euicc_data(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_data_request *q,
@@ -255,18 +338,20 @@ static rsp_err_t euicc_data(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_
 }
 
 /* Where a trigger points: the activation code's SM-DP+ and matchingId, or the card's default
- * SM-DP+ (notes 3.6). SM-DS events are not supported yet. */
+ * SM-DP+ (notes 3.6); for an indirect download also nothing at all (the eIM keeps the activation
+ * code, eimDownloadDataHandling). SM-DS events are not supported yet. */
 static bool trigger_target(struct rsp_ipa *ipa, const struct rsp_msg_profile_download_data *pd,
-                           struct rsp_msg_activation_code *ac, struct rsp_arena *a) {
+                           bool indirect, struct rsp_msg_activation_code *ac, struct rsp_arena *a) {
   rsp_msg_activation_code_init(ac);
-  if (pd && pd->which == RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE) {
+  if (!pd) return indirect;
+  if (pd->which == RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE) {
     const char *why = NULL;
     bool ok = rsp_msg_activation_code_parse((const char *)pd->u.activation_code.p,
                                             pd->u.activation_code.len, ac, &why) == RSP_OK;
     if (!ok) rsp_log(RSP_LOG_WARN, "ipa", "activation code refused: %s", why ? why : "-");
     return ok;
   }
-  if (pd && pd->which == RSP_MSG_PROFILE_DOWNLOAD_DATA_CONTACT_DEFAULT_SMDP) {
+  if (pd->which == RSP_MSG_PROFILE_DOWNLOAD_DATA_CONTACT_DEFAULT_SMDP) {
     struct rsp_msg_euicc_configured_addresses_request r = {0};
     struct rsp_msg_euicc_configured_addresses_response *ad = NULL;
     if (card(ipa, &rsp_msgt_euicc_configured_addresses_request, &r,
@@ -281,7 +366,55 @@ static bool trigger_target(struct rsp_ipa *ipa, const struct rsp_msg_profile_dow
   return false;
 }
 
-/* ProfileDownloadTriggerRequest: a direct download, its PIR (or an error) to the eIM. */
+/* Does the card's eIM configuration (the entry of ipa->eim_id, or any entry) ask for indirect
+ * download (EimConfigurationData.indirectProfileDownload, SGP.32 v1.2)? */
+static bool eim_wants_indirect(struct rsp_ipa *ipa, struct rsp_arena *a) {
+  struct rsp_msg_get_eim_configuration_data_request_search_criteria sc = {
+      .which = RSP_MSG_GET_EIM_CONFIGURATION_DATA_REQUEST_SEARCH_CRITERIA_EIM_ID};
+  struct rsp_msg_get_eim_configuration_data_request q = {0};
+  struct rsp_msg_get_eim_configuration_data_response *r = NULL;
+  if (ipa->eim_id) {
+    sc.u.eim_id = rsp_msg_slice(ipa->eim_id, strlen(ipa->eim_id));
+    q.search_criteria = &sc;
+  }
+  if (card(ipa, &rsp_msgt_get_eim_configuration_data_request, &q,
+           &rsp_msgt_get_eim_configuration_data_response, a, (void **)&r) != RSP_OK ||
+      !r->eim_configuration_data_list)
+    return false;
+  for (size_t i = 0; i < r->eim_configuration_data_list->n; i++)
+    if (r->eim_configuration_data_list->v[i].indirect_profile_download) return true;
+  return false;
+}
+
+/* The selection rule of enum rsp_ipa_download_mode (ipa.h, docs/ipa.md). */
+static bool download_indirect(struct rsp_ipa *ipa, struct rsp_arena *a) {
+  switch (ipa->download_mode) {
+  case RSP_IPA_DOWNLOAD_DIRECT:
+    return false;
+  case RSP_IPA_DOWNLOAD_INDIRECT:
+    return true;
+  default:
+    return !ipa->es9 || eim_wants_indirect(ipa, a);
+  }
+}
+
+/* Runs the download a trigger asks for (its own ISD-R session); *pir gets the PIR. */
+static void trigger_download(struct rsp_ipa *ipa,
+                             const struct rsp_msg_profile_download_trigger_request *q,
+                             const struct rsp_msg_activation_code *ac, bool indirect,
+                             struct rsp_ipa_download_result *r) {
+  struct rsp_ipa_download_params p = {.smdp_address = ac->smdp_address[0] ? ac->smdp_address : NULL,
+                                      .matching_id = ac->matching_id[0] ? ac->matching_id : NULL,
+                                      .eim_transaction_id = q->eim_transaction_id};
+  rsp_es10_client_close(&ipa->es10); /* the download opens its own session */
+  if (indirect)
+    (void)rsp_ipa_download_indirect(ipa, &p, r);
+  else
+    (void)rsp_ipa_download(ipa, ipa->es9, ipa->es9_ctx, &p, r);
+}
+
+/* ProfileDownloadTriggerRequest: a direct or indirect download, its PIR (or an error) to the
+ * eIM. */
 static rsp_err_t trigger(struct rsp_ipa *ipa,
                          const struct rsp_msg_profile_download_trigger_request *q,
                          struct rsp_arena *a) {
@@ -298,11 +431,9 @@ static rsp_err_t trigger(struct rsp_ipa *ipa,
       .eim_transaction_id = q->eim_transaction_id, .profile_download_trigger_result_data = &data};
   ipa->stats.triggers++;
   rsp_ipa_download_result_init(&r);
-  if (ipa->es9 && trigger_target(ipa, q->profile_download_data, &ac, a)) {
-    struct rsp_ipa_download_params p = {.smdp_address = ac.smdp_address,
-                                        .matching_id = ac.matching_id[0] ? ac.matching_id : NULL};
-    rsp_es10_client_close(&ipa->es10); /* the download opens its own session */
-    (void)rsp_ipa_download(ipa, ipa->es9, ipa->es9_ctx, &p, &r);
+  bool indirect = download_indirect(ipa, a);
+  if ((indirect || ipa->es9) && trigger_target(ipa, q->profile_download_data, indirect, &ac, a)) {
+    trigger_download(ipa, q, &ac, indirect, &r);
     rsp_err_t rc = rsp_es10_client_open(&ipa->es10);
     if (rc != RSP_OK) {
       rsp_ipa_download_result_free(&r);
@@ -335,8 +466,13 @@ static rsp_err_t one_package(struct rsp_ipa *ipa, bool *more) {
       .which = RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_EIM_PACKAGE_REQUEST,
       .u.get_eim_package_request = &g};
   struct rsp_msg_esipa_message_from_eim_to_ipa *r = NULL;
+  if (ipa->notify_state_change) { /* e.g. after an immediate enable (SGP.32 StateChangeCause) */
+    g.notify_state_change = true;
+    g.state_change_cause = rsp_msg_int_make(ipa->state_change_cause);
+  }
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
   rsp_err_t rc = esipa(ipa, &m, &a, &r);
+  if (rc == RSP_OK) ipa->notify_state_change = false;
   *more = false;
   if (rc == RSP_OK &&
       (!r || r->which != RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_GET_EIM_PACKAGE_RESPONSE))
@@ -385,6 +521,7 @@ rsp_err_t rsp_ipa_poll(struct rsp_ipa *ipa) {
     }
   }
   rsp_arena_free(&a);
+  if (rc == RSP_OK) rc = deliver_pending(ipa);
   bool more = rc == RSP_OK;
   for (int i = 0; more && rc == RSP_OK && i < RSP_IPA_MAX_PACKAGES_PER_POLL; i++)
     rc = one_package(ipa, &more);

@@ -1,10 +1,15 @@
 /* The HTTPS client of lib/net on libcurl (OpenSSL backend): one easy handle per client, so its
  * connection cache and TLS session cache carry over from one call to the next. */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "rsp/core/alloc.h"
 #include "rsp/core/log.h"
@@ -29,8 +34,115 @@ static bool setopt_ok(CURLcode *acc, CURLcode c) {
   return *acc == CURLE_OK;
 }
 
+/* "sha256//" and the base64 of a SHA-256: the form CURLOPT_PINNEDPUBLICKEY takes. */
+#define PIN_PREFIX "sha256//"
+#define PIN_SIZE (sizeof PIN_PREFIX + 44)
+
+/* How the server is authenticated, prepared from the options before libcurl sees them. */
+struct trust {
+  BIO *anchors;       /* PEM anchors from ca_pem (memory BIO), NULL when none */
+  char pin[PIN_SIZE]; /* empty when no key is pinned */
+};
+
+static bool trust_args_ok(const struct rsp_net_client_options *o) {
+  if (!o->ca_pem != !o->ca_pem_len || !o->pinned_spki != !o->pinned_spki_len) return false;
+  if (o->ca_file && o->ca_pem) return false;
+  return o->ca_file || o->ca_pem || o->pinned_spki;
+}
+
+/* True when bytes[0..len) are exactly one DER certificate; its PEM form is written to `out`. */
+static bool der_cert_to_pem(const uint8_t *der, size_t len, BIO *out) {
+  const unsigned char *p = der;
+  X509 *x = d2i_X509(NULL, &p, (long)len);
+  bool ok = x && p == der + len && PEM_write_bio_X509(out, x) == 1;
+  X509_free(x);
+  return ok;
+}
+
+/* True when the PEM text holds at least one readable certificate. */
+static bool pem_has_cert(const void *pem, size_t len) {
+  BIO *in = BIO_new_mem_buf(pem, (int)len);
+  X509 *x = in ? PEM_read_bio_X509(in, NULL, NULL, NULL) : NULL;
+  bool ok = x != NULL;
+  X509_free(x);
+  BIO_free(in);
+  return ok;
+}
+
+/* The anchors as PEM in a memory BIO: checked here, so that unusable anchors fail the set-up and
+ * not the first handshake. Bytes that parse as exactly one DER certificate are that certificate;
+ * anything else is read as PEM. */
+static rsp_err_t anchors_from_memory(const void *data, size_t len, BIO **out) {
+  const uint8_t *b = data;
+  if (len > INT_MAX) return RSP_E_INVALID_ARG;
+  BIO *bio = BIO_new(BIO_s_mem());
+  if (!bio) return RSP_E_NOMEM;
+  bool ok = der_cert_to_pem(b, len, bio) || (BIO_reset(bio) == 1 && pem_has_cert(data, len) &&
+                                             BIO_write(bio, data, (int)len) == (int)len);
+  if (!ok) {
+    BIO_free(bio);
+    return RSP_E_INVALID_ARG;
+  }
+  *out = bio;
+  return RSP_OK;
+}
+
+/* The pin of a DER SubjectPublicKeyInfo, after checking that it is one. */
+static rsp_err_t pin_from_spki(const uint8_t *spki, size_t len, char out[PIN_SIZE]) {
+  const unsigned char *p = spki;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned md_len = 0;
+  if (len > LONG_MAX) return RSP_E_INVALID_ARG;
+  EVP_PKEY *key = d2i_PUBKEY(NULL, &p, (long)len);
+  bool whole = key && p == spki + len;
+  EVP_PKEY_free(key);
+  if (!whole) return RSP_E_INVALID_ARG;
+  if (EVP_Digest(spki, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
+    return RSP_E_INTERNAL;
+  memcpy(out, PIN_PREFIX, sizeof PIN_PREFIX - 1);
+  EVP_EncodeBlock((unsigned char *)out + sizeof PIN_PREFIX - 1, md, (int)md_len);
+  return RSP_OK;
+}
+
+static rsp_err_t trust_setup(const struct rsp_net_client_options *o, struct trust *t) {
+  rsp_err_t rc = RSP_OK;
+  memset(t, 0, sizeof *t);
+  if (o->ca_pem) rc = anchors_from_memory(o->ca_pem, o->ca_pem_len, &t->anchors);
+  if (rc == RSP_OK && o->pinned_spki)
+    rc = pin_from_spki(o->pinned_spki, o->pinned_spki_len, t->pin);
+  ERR_clear_error(); /* parse failures leave entries that later OpenSSL users must not see */
+  return rc;
+}
+
+static void trust_free(struct trust *t) {
+  BIO_free(t->anchors);
+  t->anchors = NULL;
+}
+
+/* Chain verification against the anchors only (no system CA directory next to them) when
+ * anchors are given; the pin when one is given. A pin alone replaces the chain and host name
+ * checks (trustedEimPkTls): libcurl still compares the key after the handshake. */
+static CURLcode configure_trust(CURL *h, const struct rsp_net_client_options *opt,
+                                const struct trust *t) {
+  CURLcode c = CURLE_OK;
+  bool chain = opt->ca_file || t->anchors;
+  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, chain ? 1L : 0L));
+  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, chain ? 2L : 0L));
+  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_CAINFO, opt->ca_file));
+  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_CAPATH, NULL));
+  if (t->anchors) {
+    char *pem = NULL;
+    long len = BIO_get_mem_data(t->anchors, &pem);
+    struct curl_blob blob = {.data = pem, .len = (size_t)len, .flags = CURL_BLOB_COPY};
+    setopt_ok(&c, curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob));
+  }
+  if (t->pin[0]) setopt_ok(&c, curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, t->pin));
+  return c;
+}
+
 /* The options that stay the same for every call of this client. */
-static CURLcode configure(CURL *h, const struct rsp_net_client_options *opt, char *errbuf) {
+static CURLcode configure(CURL *h, const struct rsp_net_client_options *opt, const struct trust *t,
+                          char *errbuf) {
   CURLcode c = CURLE_OK;
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf));
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https"));
@@ -40,11 +152,7 @@ static CURLcode configure(CURL *h, const struct rsp_net_client_options *opt, cha
    * curve too (OpenSSL 3.0 then settles on TLS 1.2 for such a server). */
   setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_EC_CURVES,
                                  "X25519:prime256v1:secp384r1:brainpoolP256r1"));
-  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));
-  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));
-  /* Only the given anchors: no system CA directory next to them. */
-  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_CAINFO, opt->ca_file));
-  setopt_ok(&c, curl_easy_setopt(h, CURLOPT_CAPATH, NULL));
+  setopt_ok(&c, configure_trust(h, opt, t));
   if (opt->cert_file) {
     setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSLCERT, opt->cert_file));
     setopt_ok(&c, curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM"));
@@ -65,7 +173,12 @@ rsp_err_t rsp_net_client_new(const struct rsp_net_client_options *opt,
                              struct rsp_net_client **out) {
   rsp_err_t rc = RSP_E_INVALID_ARG;
   struct rsp_net_client *c = NULL;
-  if (!opt || !opt->ca_file || !out || (opt->cert_file && !opt->key_file)) goto out;
+  struct trust t = {0};
+  if (!opt || !out || !trust_args_ok(opt) || (opt->cert_file && !opt->key_file)) goto out;
+  if ((rc = trust_setup(opt, &t)) != RSP_OK) {
+    RSP_LOG_E("net", "client trust anchors or pinned key unusable");
+    goto out;
+  }
   pthread_once(&curl_once, curl_init);
   rc = RSP_E_INTERNAL;
   if (curl_status != CURLE_OK) goto out;
@@ -73,7 +186,7 @@ rsp_err_t rsp_net_client_new(const struct rsp_net_client_options *opt,
   if (!(c = rsp_calloc(1, sizeof *c)) || !(c->curl = curl_easy_init())) goto out;
   c->max_response_body =
       opt->max_response_body ? opt->max_response_body : RSP_NET_MAX_RESPONSE_BODY;
-  if (configure(c->curl, opt, c->error) != CURLE_OK) {
+  if (configure(c->curl, opt, &t, c->error) != CURLE_OK) {
     RSP_LOG_E("net", "libcurl refuses the client options: %s", c->error);
     rc = RSP_E_INVALID_ARG;
     goto out;
@@ -82,6 +195,7 @@ rsp_err_t rsp_net_client_new(const struct rsp_net_client_options *opt,
   c = NULL;
   rc = RSP_OK;
 out:
+  trust_free(&t);
   rsp_net_client_destroy(c);
   return rc;
 }
@@ -131,6 +245,7 @@ static rsp_err_t map_error(CURLcode c) {
   case CURLE_SSL_CACERT_BADFILE:
   case CURLE_SSL_ISSUER_ERROR:
   case CURLE_SSL_CLIENTCERT:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     return RSP_E_TLS;
   default:
     return RSP_E_NET;

@@ -8,79 +8,30 @@
 # with blocks of 255, T=1 with blocks of 120), a third with an ICCID already on the card must be
 # refused (PIR errorReason 9), and rsp-euicc must exit 0 on SIGTERM.
 #
-# Isolation: Debian 12's pcscd 1.9.9 has its socket and pid file hard-coded in /run/pcscd (only
-# the client library reads PCSCLITE_CSOCK_NAME), and vpcd listens on every interface. So the
-# test re-runs itself inside `unshare -n -m`: a private network namespace (loopback only) and a
-# private mount namespace where /run is a directory of the test. Nothing is visible outside.
+# Isolation: pcsc_env.sh (beside this script) runs the test in private network and mount
+# namespaces with a pcscd of its own whose only reader is vpcd.
 #
 # Usage: test_euicc_pcsc.sh RSP_EUICC RSP_PKI PCSC_CLIENT
 # Exit 0 on success, 1 on failure, 77 (skipped) when pcscd, the vpcd driver or unshare is
 # unavailable.
 set -euo pipefail
 
-VPCD_DRIVER=${VPCD_DRIVER:-/usr/lib/pcsc/drivers/serial/libifdvpcd.so}
-VPCD_PORT=40000 # any port: the namespace is private; vpcd's second reader uses 40001
 LISTEN_PORT=41000
 
-skip() {
-  echo "SKIPPED: $*"
-  exit 77
-}
-
-if [[ "${1:-}" != "--in-namespace" ]]; then
-  [[ $# -eq 3 ]] || { echo "usage: test_euicc_pcsc.sh RSP_EUICC RSP_PKI PCSC_CLIENT" >&2; exit 2; }
-  for b in "$@"; do [[ -x "$b" ]] || { echo "FAIL: not executable: $b" >&2; exit 1; }; done
-  command -v pcscd >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
-  command -v pcscd >/dev/null || skip "pcscd is not installed (Debian package pcscd)"
-  [[ -e "$VPCD_DRIVER" ]] || skip "vpcd driver $VPCD_DRIVER absent (Debian package vsmartcard-vpcd)"
-  command -v unshare >/dev/null || skip "unshare (util-linux) is not available"
-  command -v ip >/dev/null || skip "ip (iproute2) is not available to bring up loopback"
-  ns=(unshare -n -m)
-  [[ $(id -u) -eq 0 ]] || ns=(unshare -r -n -m)
-  "${ns[@]}" true 2>/dev/null || skip "cannot create private network and mount namespaces (${ns[*]})"
-  exec "${ns[@]}" bash "$0" --in-namespace "$@"
-fi
-shift
+[[ $# -eq 3 ]] || { echo "usage: test_euicc_pcsc.sh RSP_EUICC RSP_PKI PCSC_CLIENT" >&2; exit 2; }
+for b in "$@"; do [[ -x "$b" ]] || { echo "FAIL: not executable: $b" >&2; exit 1; }; done
+# shellcheck source=pcsc_env.sh
+source "$(dirname "$0")/pcsc_env.sh"
+pcsc_env_enter "$@"
 EUICC=$1
 PKI=$2
 CLIENT=$3
-
-# The work directory must not live under /run, which the namespace replaces.
-base=${TMPDIR:-/tmp}
-[[ "$base" == /run* ]] && base=/tmp
-WORK=$(mktemp -d "$base/rsp-euicc-pcsc.XXXXXX")
-PCSCD_PID=
+WORK=$PCSC_ENV_WORK
+VPCD_PORT=$PCSC_ENV_VPCD_PORT # vpcd's second reader uses the next port
 EUICC_PID=
 
-stop() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  stop "$EUICC_PID"
-  stop "$PCSCD_PID"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$WORK"/euicc*.log "$WORK"/pcscd*.log; do
-    [[ -f "$f" ]] || continue
-    echo "---- last lines of $f" >&2
-    tail -n 40 "$f" >&2
-  done
-  exit 1
-}
-step() { echo "== $*"; }
-
-# ---- the private namespace --------------------------------------------------------------------
-ip link set lo up
-mkdir -p "$WORK/run"
-mount --bind "$WORK/run" /run
-export PCSCLITE_CSOCK_NAME=/run/pcscd/pcscd.comm
+fail() { pcsc_env_fail "$@"; }
+step() { pcsc_env_step "$@"; }
 
 # ---- a PKI with two cards -----------------------------------------------------------------------
 step "PKI"
@@ -89,35 +40,14 @@ step "PKI"
 mapfile -t EIDS < <(ls "$WORK/pki/euicc" | sort)
 [[ ${#EIDS[@]} -eq 2 ]] || fail "expected two eUICCs, got ${EIDS[*]}"
 
-# ---- pcscd with only the vpcd reader ------------------------------------------------------------
-# vpcd reads DEVICENAME as HOST:PORT; the host /dev/null means "listen" (server mode) on PORT for
-# its first reader and PORT+1 for the second. (Dial-out mode with a real host crashes Debian 12's
-# pcscd.) CHANNELID is only used when DEVICENAME has no port.
-cat >"$WORK/reader.conf" <<EOF
-FRIENDLYNAME "Virtual PCD"
-DEVICENAME   /dev/null:$VPCD_PORT
-LIBPATH      $VPCD_DRIVER
-CHANNELID    $VPCD_PORT
-EOF
-
-start_pcscd() {
-  pcscd --foreground --config "$WORK/reader.conf" --info >>"$WORK/pcscd.log" 2>&1 &
-  PCSCD_PID=$!
-  for _ in $(seq 100); do
-    [[ -S /run/pcscd/pcscd.comm ]] && return 0
-    kill -0 "$PCSCD_PID" 2>/dev/null || fail "pcscd exited"
-    sleep 0.1
-  done
-  fail "pcscd did not create its socket"
-}
-
 step "pcscd"
-start_pcscd
+pcsc_env_start_pcscd
 
 step "rsp-euicc"
 "$EUICC" --pki "$WORK/pki" --state "$WORK/state.db" --vpcd "127.0.0.1:$VPCD_PORT" \
   --listen "$LISTEN_PORT" --log-level debug >"$WORK/euicc.log" 2>&1 &
 EUICC_PID=$!
+PCSC_ENV_PIDS+=("$EUICC_PID")
 
 # client ARGS...: runs pcsc_client, keeps its stdout in $WORK/out.txt.
 client() {
@@ -190,11 +120,10 @@ echo "   25 requests (52 APDUs) in $ms ms"
 [[ $ms -lt 1500 ]] || fail "25 GetEID took $ms ms: the ~40 ms per APDU delayed-ACK trap is back"
 
 step "pcscd restart: rsp-euicc reconnects"
-stop "$PCSCD_PID"
-PCSCD_PID=
+pcsc_env_stop_pcscd
 sleep 0.5
 kill -0 "$EUICC_PID" 2>/dev/null || fail "rsp-euicc died when pcscd went away"
-start_pcscd
+pcsc_env_start_pcscd
 client --reader "Virtual PCD 00 00" $GET_EID
 [[ "$(line 1)" == BF3E125A10"${EIDS[0]}" ]] || fail "after the pcscd restart: $(line 1)"
 

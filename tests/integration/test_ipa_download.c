@@ -1,8 +1,15 @@
-/* The IPA core's direct download: rsp_ipa_download drives a software eUICC (in-process APDU
- * driver) and talks ES9+ JSON to the SM-DP+ service (lib/smdp, its generic entry standing for the
- * HTTPS layer). The operator orders and confirms a profile over ES2+ first. Covers both curves,
- * a confirmation code, a wrong matchingId (refused, nothing installed, session cancelled) and a
- * wrong confirmation code.
+/* The IPA core's downloads: the IPA drives a software eUICC (in-process APDU driver); the SM-DP+
+ * service (lib/smdp, its generic JSON entry standing for the HTTPS layer) is reached directly
+ * through the IPA's ES9+ port, or indirectly through an in-process test eIM (lib/eim/test_eim.c)
+ * whose relay (lib/eim/relay.c) talks ES9+ to the same service. The operator orders and confirms
+ * a profile over ES2+ first.
+ *
+ * Direct: both curves, a confirmation code, a wrong matchingId (refused, nothing installed,
+ * session cancelled), a wrong confirmation code, a download triggered by the eIM.
+ * Indirect: both curves with and without minimizeEsipaBytes (the compact forms checked on the
+ * wire and rebuilt by the relay for the SM-DP+), a wrong matchingId and a refused
+ * getBoundProfilePackage (cancelled at the card and at the SM-DP+, no session left anywhere),
+ * the AUTO selection rule, immediate enable after install (allowed and refused by the card).
  *
  *   test_ipa_download RSP_PKI_BINARY */
 #include <stdio.h>
@@ -13,10 +20,14 @@
 #include "rsp/core/hex.h"
 #include "rsp/core/log.h"
 #include "rsp/drivers/apdu.h"
+#include "rsp/eim/relay.h"
+#include "rsp/eim/test_eim.h"
 #include "rsp/ipa/download.h"
 #include "rsp/msg/asn1.h"
 #include "rsp/msg/json.h"
 #include "rsp/smdp/service.h"
+#include "euicc_eim.h"
+#include "smdp_world.h"
 #include "test.h"
 
 #define ADDRESS "smdp.example"
@@ -24,11 +35,11 @@
 static const char *pki_bin;
 
 struct world {
-  char dir[600], eid[RSP_EID_DIGITS + 1];
-  struct rsp_smdp_identity *id;
-  struct rsp_smdp_service *svc;
-  struct rsp_euicc *card;
+  struct rsp_test_smdp_world s; /* card, SM-DP+ identity and service of one fresh PKI */
   struct rsp_apdu apdu;
+  unsigned es9_calls;         /* ES9+ requests the SM-DP+ received (from the IPA or the relay) */
+  unsigned es9_cancels;       /* of them cancelSession */
+  unsigned es9_notifications; /* of them handleNotification */
 };
 
 /* The ES9+ port: the service's generic entry (what rsp-smdp runs behind HTTPS). */
@@ -36,100 +47,49 @@ static rsp_err_t es9_call(void *ctx, const char *address, const char *path,
                           const struct rsp_buf *body, int *status, struct rsp_buf *resp) {
   struct world *w = ctx;
   CHECK_STR(address, ADDRESS);
-  return rsp_smdp_service_handle(w->svc, path, (const char *)body->data, body->len, status, resp);
+  w->es9_calls++;
+  if (strcmp(path, RSP_ES9P_PATH_CANCEL_SESSION) == 0) w->es9_cancels++;
+  if (strcmp(path, RSP_ES9P_PATH_HANDLE_NOTIFICATION) == 0) w->es9_notifications++;
+  return rsp_smdp_service_handle(w->s.svc, path, (const char *)body->data, body->len, status, resp);
 }
 
 static const struct rsp_ipa_es9_ops es9_ops = {es9_call};
+static const struct rsp_eim_es9_ops eim_es9_ops = {es9_call}; /* the relay's port: same shape */
 
 static bool world_open(struct world *w, const char *curve) {
-  char cmd[2048];
   memset(w, 0, sizeof *w);
-  snprintf(w->dir, sizeof w->dir, "%s/pki", rsp_test_tmpdir("ipa_download"));
-  snprintf(cmd, sizeof cmd,
-           "'%s' create --dir '%s' --curve %s --eid-range 890490320000000000000000000654:1 "
-           ">/dev/null",
-           pki_bin, w->dir, curve);
-  if (system(cmd) != 0) return false;
-  snprintf(cmd, sizeof cmd, "ls '%s/euicc'", w->dir);
-  FILE *f = popen(cmd, "r");
-  if (!f || !fgets(w->eid, sizeof w->eid, f)) return false;
-  pclose(f);
-  w->eid[strcspn(w->eid, "\n")] = '\0';
-  char db[700];
-  snprintf(db, sizeof db, "%s/smdp.db", w->dir);
-  struct rsp_euicc_options eo = {.pki_dir = w->dir, .eid = w->eid};
-  if (rsp_smdp_identity_load(w->dir, &w->id) != RSP_OK || rsp_euicc_open(&eo, &w->card) != RSP_OK)
-    return false;
-  struct rsp_smdp_service_options so = {.db_path = db, .identity = w->id, .address = ADDRESS};
-  if (rsp_smdp_service_open(&so, &w->svc) != RSP_OK) return false;
-  rsp_apdu_inproc_init(&w->apdu, w->card);
+  if (!rsp_test_smdp_world_open(&w->s, pki_bin, "ipa_download", curve, ADDRESS)) return false;
+  rsp_apdu_inproc_init(&w->apdu, w->s.card);
   return true;
 }
 
-static void world_close(struct world *w) {
-  rsp_smdp_service_destroy(w->svc);
-  rsp_euicc_destroy(w->card);
-  rsp_smdp_identity_destroy(w->id);
-}
+static void world_close(struct world *w) { rsp_test_smdp_world_close(&w->s); }
 
-/* A generated profile, ordered and confirmed over ES2+; the matchingId goes to *mid. */
 static void order(struct world *w, const char *iccid, const char *code, char *mid, size_t size) {
-  struct rsp_buf der, body, resp;
-  struct rsp_msg_json_doc doc;
-  int status = 0;
-  rsp_buf_init(&der, 1 << 16);
-  rsp_buf_init(&body, 1 << 16);
-  rsp_buf_init(&resp, RSP_MSG_JSON_MAX_BODY);
-  rsp_msg_json_doc_init(&doc);
-  CHECK_OK(rsp_smdp_profile_generate(iccid, "001010000000001", &der));
-  struct rsp_smdp_profile_new p = {
-      .iccid = iccid, .profile_type = "iot", .upp = rsp_msg_slice(der.data, der.len)};
-  CHECK_OK(rsp_smdp_service_profile_add(w->svc, &p));
-  struct rsp_es2p_json_download_order_req dq = {
-      .header = {.function_requester_identifier = "op", .function_call_identifier = "1"},
-      .iccid = iccid};
-  CHECK_OK(rsp_msg_json_encode(&rsp_es2p_json_download_order_req_type, &dq, &body, NULL));
-  CHECK_OK(rsp_smdp_service_handle(w->svc, RSP_ES2P_PATH_DOWNLOAD_ORDER, (const char *)body.data,
-                                   body.len, &status, &resp));
-  CHECK_EQ(status, 200);
-  struct rsp_es2p_json_confirm_order_req cq = {
-      .header = {.function_requester_identifier = "op", .function_call_identifier = "2"},
-      .iccid = iccid,
-      .confirmation_code = code,
-      .release_flag = {true, true}};
-  rsp_buf_reset(&body);
-  rsp_buf_reset(&resp);
-  CHECK_OK(rsp_msg_json_encode(&rsp_es2p_json_confirm_order_req_type, &cq, &body, NULL));
-  CHECK_OK(rsp_smdp_service_handle(w->svc, RSP_ES2P_PATH_CONFIRM_ORDER, (const char *)body.data,
-                                   body.len, &status, &resp));
-  struct rsp_es2p_json_confirm_order_resp cr;
-  CHECK_OK(rsp_msg_json_decode(&rsp_es2p_json_confirm_order_resp_type, (const char *)resp.data,
-                               resp.len, &doc, &cr, NULL));
-  CHECK(rsp_msg_json_status_ok(&cr.header) && cr.matching_id);
-  snprintf(mid, size, "%s", cr.matching_id ? cr.matching_id : "");
-  rsp_msg_json_doc_free(&doc);
-  rsp_buf_free(&der);
-  rsp_buf_free(&body);
-  rsp_buf_free(&resp);
+  rsp_test_smdp_order(&w->s, iccid, code, mid, size);
 }
 
-/* Profiles the card lists (GetProfilesInfo). */
-static size_t profiles_on_card(struct world *w) {
+/* Profiles the card lists (GetProfilesInfo), all or only the enabled ones (profileState 1). */
+static size_t profiles_in_state(struct world *w, bool enabled_only) {
   struct rsp_buf out;
   struct rsp_arena a;
   struct rsp_msg_sgp32_profile_info_list_response *r = NULL;
   size_t n = 0;
   rsp_buf_init(&out, 1 << 16);
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  CHECK_OK(rsp_euicc_es10(w->card, (const uint8_t *)"\xBF\x2D\x00", 3, &out));
+  CHECK_OK(rsp_euicc_es10(w->s.card, (const uint8_t *)"\xBF\x2D\x00", 3, &out));
   if (rsp_msg_decode(&rsp_msgt_sgp32_profile_info_list_response, out.data, out.len, &a, (void **)&r,
                      NULL) == RSP_OK &&
       r->which == RSP_MSG_SGP32_PROFILE_INFO_LIST_RESPONSE_PROFILE_INFO_LIST_OK)
-    n = r->u.profile_info_list_ok->n;
+    for (size_t i = 0; i < r->u.profile_info_list_ok->n; i++)
+      n += !enabled_only || rsp_msg_int_or(r->u.profile_info_list_ok->v[i].profile_state, 0) == 1;
   rsp_arena_free(&a);
   rsp_buf_free(&out);
   return n;
 }
+
+static size_t profiles_on_card(struct world *w) { return profiles_in_state(w, false); }
+static size_t enabled_on_card(struct world *w) { return profiles_in_state(w, true); }
 
 static void download(const char *curve) {
   struct world w;
@@ -151,7 +111,7 @@ static void download(const char *curve) {
   rsp_iccid_encode("8944000000000000110", want);
   CHECK(r.has_iccid && memcmp(r.iccid, want, 10) == 0);
   struct rsp_smdp_order_info oi;
-  CHECK_OK(rsp_smdp_service_order_get(w.svc, "8944000000000000110", &oi));
+  CHECK_OK(rsp_smdp_service_order_get(w.s.svc, "8944000000000000110", &oi));
   CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
   CHECK_EQ(profiles_on_card(&w), 1);
   rsp_ipa_download_result_free(&r);
@@ -256,19 +216,445 @@ static void triggered_by_eim(void) {
         RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_INSTALLATION_RESULT);
   }
   struct rsp_smdp_order_info oi;
-  CHECK_OK(rsp_smdp_service_order_get(w.svc, "8944000000000000136", &oi));
+  CHECK_OK(rsp_smdp_service_order_get(w.s.svc, "8944000000000000136", &oi));
   CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
   rsp_buf_free(&t.result);
   rsp_arena_free(&t.arena);
   world_close(&w);
 }
 
+/* ---- indirect downloads: the IPA, a test eIM with the relay, the SM-DP+ -----------------------
+ */
+
+/* What crossed the ESipa port, decoded by the test (so every compact form is seen on the wire). */
+struct spy {
+  struct rsp_eim_test *eim;
+  bool info1_sent;                    /* InitiateAuthenticationRequestEsipa carried euiccInfo1 */
+  bool eim_txid_sent;                 /* ... and the trigger's eimTransactionId */
+  int asr, pdr, notification, cancel; /* alternatives sent (0: not sent) */
+  bool txid_echoed; /* the eIM's InitiateAuthenticationOkEsipa carried transactionId */
+  uint8_t txid[16]; /* the session's transactionId, from the IPA's requests */
+  size_t txid_len;
+};
+
+static void spy_request(struct spy *s, const struct rsp_msg_esipa_message_from_ipa_to_eim *m) {
+  switch (m->which) {
+  case RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_INITIATE_AUTHENTICATION_REQUEST_ESIPA:
+    s->info1_sent = m->u.initiate_authentication_request_esipa->euicc_info1 != NULL;
+    s->eim_txid_sent = m->u.initiate_authentication_request_esipa->eim_transaction_id.len == 1;
+    break;
+  case RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_AUTHENTICATE_CLIENT_REQUEST_ESIPA:
+    s->asr = m->u.authenticate_client_request_esipa->authenticate_server_response->which;
+    s->txid_len = m->u.authenticate_client_request_esipa->transaction_id.len;
+    memcpy(s->txid, m->u.authenticate_client_request_esipa->transaction_id.p, s->txid_len);
+    break;
+  case RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_BOUND_PROFILE_PACKAGE_REQUEST_ESIPA:
+    s->pdr = m->u.get_bound_profile_package_request_esipa->prepare_download_response->which;
+    break;
+  case RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_HANDLE_NOTIFICATION_ESIPA:
+    if (m->u.handle_notification_esipa->which ==
+        RSP_MSG_HANDLE_NOTIFICATION_ESIPA_PENDING_NOTIFICATION)
+      s->notification = m->u.handle_notification_esipa->u.pending_notification->which;
+    break;
+  case RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_CANCEL_SESSION_REQUEST_ESIPA:
+    s->cancel = m->u.cancel_session_request_esipa->cancel_session_response->which;
+    break;
+  default:
+    break;
+  }
+}
+
+static rsp_err_t spy_exchange(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp) {
+  struct spy *s = ctx;
+  struct rsp_arena a;
+  struct rsp_msg_esipa_message_from_ipa_to_eim *m = NULL;
+  struct rsp_msg_esipa_message_from_eim_to_ipa *r = NULL;
+  size_t start = resp->len;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  CHECK_OK(
+      rsp_msg_decode(&rsp_msgt_esipa_message_from_ipa_to_eim, req, len, &a, (void **)&m, NULL));
+  if (m) spy_request(s, m);
+  rsp_err_t rc = rsp_eim_test_exchange(s->eim, req, len, resp);
+  if (rc == RSP_OK && resp->len > start &&
+      rsp_msg_decode(&rsp_msgt_esipa_message_from_eim_to_ipa, resp->data + start, resp->len - start,
+                     &a, (void **)&r, NULL) == RSP_OK &&
+      r->which == RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_INITIATE_AUTHENTICATION_RESPONSE_ESIPA &&
+      r->u.initiate_authentication_response_esipa->which ==
+          RSP_MSG_INITIATE_AUTHENTICATION_RESPONSE_ESIPA_INITIATE_AUTHENTICATION_OK_ESIPA)
+    s->txid_echoed = r->u.initiate_authentication_response_esipa->u
+                         .initiate_authentication_ok_esipa->transaction_id.p != NULL;
+  rsp_arena_free(&a);
+  return rc;
+}
+
+static const struct rsp_ipa_esipa_ops spy_ops = {"spy-test-eim", spy_exchange};
+
+/* One device, its IPA, the test eIM and its relay in one world. */
+struct indirect {
+  struct world w;
+  struct rsp_eim_relay *relay;
+  struct rsp_eim_test eim;
+  struct spy spy;
+  struct rsp_ipa ipa;
+};
+
+static bool indirect_open(struct indirect *x, const char *curve, bool minimize) {
+  memset(x, 0, sizeof *x);
+  if (!world_open(&x->w, curve)) return false;
+  struct rsp_eim_relay_options ro = {.es9 = &eim_es9_ops, .es9_ctx = &x->w};
+  if (rsp_eim_relay_new(&ro, &x->relay) != RSP_OK) return false;
+  rsp_eim_test_init(&x->eim, x->relay);
+  x->eim.device.minimize_esipa_bytes = minimize;
+  x->spy.eim = &x->eim;
+  rsp_ipa_init(&x->ipa, &x->w.apdu, &spy_ops, &x->spy);
+  x->ipa.minimize_esipa_bytes = minimize; /* no ES9+ port: AUTO means indirect */
+  return true;
+}
+
+static void indirect_close(struct indirect *x) {
+  rsp_eim_test_free(&x->eim);
+  rsp_eim_relay_destroy(x->relay);
+  world_close(&x->w);
+}
+
+/* The eIM learns the device first (what the compact forms leave out), then triggers. */
+static void queue_data_request(struct indirect *x) {
+  static const uint8_t tags[] = {0xBF, 0x20, 0xBF, 0x22, 0xA5, 0xA6};
+  struct rsp_msg_ipa_euicc_data_request q = {.tag_list = rsp_msg_slice(tags, sizeof tags)};
+  struct rsp_buf b;
+  rsp_buf_init(&b, 1024);
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_ipa_euicc_data_request, &q, &b, NULL));
+  CHECK_OK(rsp_eim_test_queue(&x->eim, b.data, b.len));
+  rsp_buf_free(&b);
+}
+
+static void queue_trigger(struct indirect *x, const char *matching_id) {
+  char ac[160];
+  struct rsp_buf b;
+  snprintf(ac, sizeof ac, "1$%s$%s", ADDRESS, matching_id);
+  struct rsp_msg_profile_download_data pd = {.which = RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE,
+                                             .u.activation_code = rsp_msg_slice(ac, strlen(ac))};
+  struct rsp_msg_profile_download_trigger_request tr = {
+      .profile_download_data = &pd, .eim_transaction_id = rsp_msg_slice("\x42", 1)};
+  rsp_buf_init(&b, 1024);
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_profile_download_trigger_request, &tr, &b, NULL));
+  CHECK_OK(rsp_eim_test_queue(&x->eim, b.data, b.len));
+  rsp_buf_free(&b);
+}
+
+/* The last EimPackageResult the eIM got must be a ProfileDownloadTriggerResult echoing 0x42,
+ * with a PIR (installed) or profileDownloadError. */
+static void check_trigger_result(struct indirect *x, bool installed) {
+  struct rsp_arena a;
+  struct rsp_msg_eim_package_result *r = NULL;
+  CHECK(x->eim.nresults > 0);
+  if (!x->eim.nresults) return;
+  const struct rsp_buf *raw = &x->eim.results[x->eim.nresults - 1];
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  CHECK_OK(
+      rsp_msg_decode(&rsp_msgt_eim_package_result, raw->data, raw->len, &a, (void **)&r, NULL));
+  CHECK(r && r->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT);
+  if (r && r->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT) {
+    const struct rsp_msg_profile_download_trigger_result *pr = r->u.profile_download_trigger_result;
+    CHECK(pr->eim_transaction_id.len == 1 && pr->eim_transaction_id.p[0] == 0x42);
+    const struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data *d =
+        pr->profile_download_trigger_result_data;
+    bool pir =
+        d->which ==
+        RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_INSTALLATION_RESULT;
+    CHECK(pir == installed);
+    if (pir)
+      CHECK(
+          d->u.profile_installation_result->profile_installation_result_data->final_result->which ==
+          RSP_MSG_PROFILE_INSTALLATION_RESULT_DATA_FINAL_RESULT_SUCCESS_RESULT);
+  }
+  rsp_arena_free(&a);
+}
+
+/* Notifications pending on the card with this event (NotificationEvent bit). */
+static size_t pending(struct world *w, unsigned event) {
+  struct rsp_buf out;
+  struct rsp_arena a;
+  struct rsp_msg_list_notification_response *r = NULL;
+  size_t n = 0;
+  rsp_buf_init(&out, 1 << 16);
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  CHECK_OK(rsp_euicc_es10(w->s.card, (const uint8_t *)"\xBF\x28\x00", 3, &out));
+  if (rsp_msg_decode(&rsp_msgt_list_notification_response, out.data, out.len, &a, (void **)&r,
+                     NULL) == RSP_OK &&
+      r->which == RSP_MSG_LIST_NOTIFICATION_RESPONSE_NOTIFICATION_METADATA_LIST)
+    for (size_t i = 0; i < r->u.notification_metadata_list->n; i++)
+      n += rsp_msg_bit(r->u.notification_metadata_list->v[i].profile_management_operation, event);
+  rsp_arena_free(&a);
+  rsp_buf_free(&out);
+  return n;
+}
+
+/* No download session left for this transactionId: the card refuses CancelSession for it, the
+ * SM-DP+ refuses cancelSession as an unknown or closed transaction, the relay has none. */
+static void check_no_session(struct indirect *x) {
+  struct rsp_slice txid = rsp_msg_slice(x->spy.txid, x->spy.txid_len);
+  struct rsp_msg_cancel_session_request q = {.transaction_id = txid, .reason = 127};
+  struct rsp_buf req, out;
+  struct rsp_arena a;
+  struct rsp_msg_sgp32_cancel_session_response *cr = NULL;
+  CHECK(x->spy.txid_len > 0);
+  rsp_buf_init(&req, 256);
+  rsp_buf_init(&out, RSP_MSG_JSON_MAX_BODY);
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_cancel_session_request, &q, &req, NULL));
+  CHECK_OK(rsp_euicc_es10(x->w.s.card, req.data, req.len, &out));
+  CHECK_OK(rsp_msg_decode(&rsp_msgt_sgp32_cancel_session_response, out.data, out.len, &a,
+                          (void **)&cr, NULL));
+  CHECK(cr && cr->which == RSP_MSG_SGP32_CANCEL_SESSION_RESPONSE_CANCEL_SESSION_RESPONSE_ERROR);
+  /* the SM-DP+: an unknown or closed transactionId is refused before anything else */
+  struct rsp_es9p_json_cancel_session_req es = {.transaction_id = txid,
+                                                .cancel_session_response =
+                                                    rsp_msg_slice("\xBF\x41\x03\x81\x01\x05", 6)};
+  struct rsp_es9p_json_cancel_session_resp er;
+  struct rsp_msg_json_doc doc;
+  int status = 0;
+  rsp_msg_json_doc_init(&doc);
+  rsp_buf_reset(&req);
+  rsp_buf_reset(&out);
+  rsp_buf_free(&req);
+  rsp_buf_init(&req, RSP_MSG_JSON_MAX_BODY);
+  CHECK_OK(rsp_msg_json_encode(&rsp_es9p_json_cancel_session_req_type, &es, &req, NULL));
+  CHECK_OK(rsp_smdp_service_handle(x->w.s.svc, RSP_ES9P_PATH_CANCEL_SESSION, (const char *)req.data,
+                                   req.len, &status, &out));
+  CHECK_OK(rsp_msg_json_decode(&rsp_es9p_json_cancel_session_resp_type, (const char *)out.data,
+                               out.len, &doc, &er, NULL));
+  CHECK(!rsp_msg_json_status_ok(&er.header) &&
+        rsp_msg_json_status_code_is(&er.header.function_execution_status, "8.10.1", NULL));
+  CHECK(!rsp_eim_relay_session_exists(x->relay, txid));
+  CHECK_EQ(rsp_eim_relay_session_count(x->relay), 0);
+  rsp_msg_json_doc_free(&doc);
+  rsp_arena_free(&a);
+  rsp_buf_free(&req);
+  rsp_buf_free(&out);
+}
+
+static void indirect(const char *curve, bool minimize) {
+  struct indirect x;
+  char mid[64];
+  if (!indirect_open(&x, curve, minimize)) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the %s world", curve);
+    return;
+  }
+  order(&x.w, "8944000000000000144", NULL, mid, sizeof mid);
+  queue_data_request(&x);
+  queue_trigger(&x, mid);
+  CHECK_OK(rsp_ipa_poll(&x.ipa));
+  CHECK_EQ(x.ipa.stats.triggers, 1);
+  CHECK_EQ(x.ipa.stats.indirect_downloads, 1);
+  CHECK_EQ(profiles_on_card(&x.w), 1);
+  check_trigger_result(&x, true);
+  /* the PIR reached the SM-DP+ through the relay: it verified it and closed the order */
+  struct rsp_smdp_order_info oi;
+  CHECK_OK(rsp_smdp_service_order_get(x.w.s.svc, "8944000000000000144", &oi));
+  CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
+  CHECK_EQ(x.w.es9_notifications, 1);
+  CHECK_EQ(x.w.es9_cancels, 0);
+  /* every ESipa download function once, on the wire in the form minimizeEsipaBytes asks for */
+  CHECK_EQ(x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_INITIATE_AUTHENTICATION_REQUEST_ESIPA],
+           1);
+  CHECK_EQ(x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_AUTHENTICATE_CLIENT_REQUEST_ESIPA], 1);
+  CHECK_EQ(
+      x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_BOUND_PROFILE_PACKAGE_REQUEST_ESIPA], 1);
+  CHECK_EQ(x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_HANDLE_NOTIFICATION_ESIPA], 1);
+  CHECK_EQ(x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_CANCEL_SESSION_REQUEST_ESIPA], 0);
+  CHECK(x.spy.info1_sent == !minimize);
+  CHECK(x.spy.eim_txid_sent);
+  CHECK(x.spy.txid_echoed == !minimize);
+  CHECK_EQ(x.spy.asr,
+           minimize ? RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_COMPACT_AUTHENTICATE_RESPONSE_OK
+                    : RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_OK);
+  CHECK_EQ(x.spy.pdr, minimize
+                          ? RSP_MSG_SGP32_PREPARE_DOWNLOAD_RESPONSE_COMPACT_DOWNLOAD_RESPONSE_OK
+                          : RSP_MSG_SGP32_PREPARE_DOWNLOAD_RESPONSE_DOWNLOAD_RESPONSE_OK);
+  CHECK_EQ(x.spy.notification,
+           minimize ? RSP_MSG_SGP32_PENDING_NOTIFICATION_COMPACT_PROFILE_INSTALLATION_RESULT
+                    : RSP_MSG_SGP32_PENDING_NOTIFICATION_PROFILE_INSTALLATION_RESULT);
+  CHECK_EQ(rsp_eim_relay_stats(x.relay)->expanded, minimize ? 3 : 0);
+  CHECK_EQ(rsp_eim_relay_stats(x.relay)->installed, 1);
+  CHECK_EQ(rsp_eim_relay_session_count(x.relay), 0);
+  /* delivered, so removed from the card */
+  CHECK_EQ(pending(&x.w, RSP_MSG_NOTIFICATION_EVENT_NOTIFICATION_INSTALL), 0);
+  indirect_close(&x);
+}
+
+/* An unknown matchingId: the SM-DP+ refuses authenticateClient; the IPA cancels on the card and,
+ * through the eIM, at the SM-DP+; nothing is installed and no session is left. */
+static void indirect_wrong_matching_id_mode(bool minimize) {
+  struct indirect x;
+  if (!indirect_open(&x, "nist", minimize)) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  queue_data_request(&x);
+  queue_trigger(&x, "NO-SUCH-ORDER");
+  CHECK_OK(rsp_ipa_poll(&x.ipa));
+  CHECK_EQ(x.ipa.stats.indirect_downloads, 1);
+  CHECK_EQ(profiles_on_card(&x.w), 0);
+  check_trigger_result(&x, false);
+  CHECK_EQ(
+      x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_BOUND_PROFILE_PACKAGE_REQUEST_ESIPA], 0);
+  CHECK_EQ(x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_CANCEL_SESSION_REQUEST_ESIPA], 1);
+  CHECK_EQ(x.spy.cancel,
+           minimize ? RSP_MSG_SGP32_CANCEL_SESSION_RESPONSE_COMPACT_CANCEL_SESSION_RESPONSE_OK
+                    : RSP_MSG_SGP32_CANCEL_SESSION_RESPONSE_CANCEL_SESSION_RESPONSE_OK);
+  CHECK_EQ(x.w.es9_cancels, 1); /* relayed to the SM-DP+ */
+  CHECK_EQ(rsp_eim_relay_stats(x.relay)->cancelled, 1);
+  check_no_session(&x);
+  indirect_close(&x);
+}
+
+static void indirect_wrong_matching_id(void) {
+  indirect_wrong_matching_id_mode(false);
+  indirect_wrong_matching_id_mode(true);
+}
+
+/* The SM-DP+ refuses getBoundProfilePackage (wrong confirmation code): the session is cancelled
+ * on both sides, nothing installed; the order survives, and the right code then installs. */
+static void indirect_bpp_refused(void) {
+  struct indirect x;
+  struct rsp_ipa_download_result r;
+  char mid[64];
+  if (!indirect_open(&x, "brp", true)) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  order(&x.w, "8944000000000000151", "1234", mid, sizeof mid);
+  queue_data_request(&x);
+  CHECK_OK(rsp_ipa_poll(&x.ipa)); /* the eIM learns the device */
+  struct rsp_ipa_download_params p = {
+      .smdp_address = ADDRESS, .matching_id = mid, .confirmation_code = "9999"};
+  rsp_ipa_download_result_init(&r);
+  CHECK(rsp_ipa_download_indirect(&x.ipa, &p, &r) != RSP_OK);
+  CHECK(r.indirect && !r.installed && r.failed_step &&
+        strcmp(r.failed_step, "getBoundProfilePackage") == 0);
+  rsp_ipa_download_result_free(&r);
+  CHECK_EQ(profiles_on_card(&x.w), 0);
+  CHECK_EQ(x.spy.cancel, RSP_MSG_SGP32_CANCEL_SESSION_RESPONSE_COMPACT_CANCEL_SESSION_RESPONSE_OK);
+  CHECK_EQ(x.w.es9_cancels, 1);
+  check_no_session(&x);
+  struct rsp_smdp_order_info oi;
+  CHECK_OK(rsp_smdp_service_order_get(x.w.s.svc, "8944000000000000151", &oi));
+  CHECK_EQ(oi.state, RSP_SMDP_ORDER_RELEASED);
+  p.confirmation_code = "1234";
+  rsp_ipa_download_result_init(&r);
+  CHECK_OK(rsp_ipa_download_indirect(&x.ipa, &p, &r));
+  CHECK(r.installed && r.failed_step == NULL);
+  rsp_ipa_download_result_free(&r);
+  CHECK_OK(rsp_smdp_service_order_get(x.w.s.svc, "8944000000000000151", &oi));
+  CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
+  CHECK_EQ(profiles_on_card(&x.w), 1);
+  CHECK_EQ(rsp_eim_relay_session_count(x.relay), 0);
+  indirect_close(&x);
+}
+
+/* AUTO with an ES9+ port: direct, unless the card's eIM configuration asks for indirect. */
+static void mode_selection(void) {
+  for (int flag = 0; flag < 2; flag++) {
+    struct indirect x;
+    struct rsp_test_eim te;
+    struct rsp_buf req, out;
+    char mid[64];
+    if (!indirect_open(&x, "nist", false) || rsp_test_eim_load(&te, x.w.s.dir) != RSP_OK) {
+      rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+      return;
+    }
+    struct rsp_msg_eim_configuration_data_eim_public_key_data pk = {
+        .which = RSP_MSG_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_CERTIFICATE,
+        .u.eim_certificate = rsp_msg_slice(te.cert.data, te.cert.len)};
+    struct rsp_msg_eim_configuration_data cfg = {.eim_id = rsp_msg_slice("eim-1", 5),
+                                                 .counter_value = rsp_msg_int_make(1),
+                                                 .eim_public_key_data = &pk,
+                                                 .indirect_profile_download = flag == 1};
+    struct rsp_msg_add_initial_eim_request_eim_configuration_data_list l = {.v = &cfg, .n = 1};
+    struct rsp_msg_add_initial_eim_request q = {.eim_configuration_data_list = &l};
+    rsp_buf_init(&req, 1 << 16);
+    rsp_buf_init(&out, 1 << 16);
+    CHECK_OK(rsp_msg_encode(&rsp_msgt_add_initial_eim_request, &q, &req, NULL));
+    CHECK_OK(rsp_euicc_es10(x.w.s.card, req.data, req.len, &out));
+    x.ipa.es9 = &es9_ops;
+    x.ipa.es9_ctx = &x.w;
+    x.ipa.eim_id = "eim-1";
+    order(&x.w, "8944000000000000169", NULL, mid, sizeof mid);
+    queue_trigger(&x, mid);
+    CHECK_OK(rsp_ipa_poll(&x.ipa));
+    CHECK_EQ(profiles_on_card(&x.w), 1);
+    CHECK_EQ(x.ipa.stats.indirect_downloads, flag);
+    CHECK_EQ(
+        x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_INITIATE_AUTHENTICATION_REQUEST_ESIPA],
+        flag);
+    rsp_buf_free(&req);
+    rsp_buf_free(&out);
+    rsp_test_eim_free(&te);
+    indirect_close(&x);
+  }
+}
+
+/* Immediate enable after an indirect install: allowed by ConfigureImmediateProfileEnabling it
+ * leaves the new profile enabled, an enable notification pending and notifyStateChange
+ * (immediateEnableProfile) on the next GetEimPackage; without it the card refuses. */
+static void immediate_enable_mode(bool configured) {
+  struct indirect x;
+  char mid[64];
+  if (!indirect_open(&x, "nist", true)) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  if (configured) {
+    struct rsp_msg_configure_immediate_profile_enabling_request q = {.immediate_enable_flag = true};
+    struct rsp_buf req, out;
+    rsp_buf_init(&req, 256);
+    rsp_buf_init(&out, 256);
+    CHECK_OK(
+        rsp_msg_encode(&rsp_msgt_configure_immediate_profile_enabling_request, &q, &req, NULL));
+    CHECK_OK(rsp_euicc_es10(x.w.s.card, req.data, req.len, &out));
+    rsp_buf_free(&req);
+    rsp_buf_free(&out);
+  }
+  x.ipa.immediate_enable = true;
+  order(&x.w, "8944000000000000177", NULL, mid, sizeof mid);
+  queue_data_request(&x);
+  queue_trigger(&x, mid);
+  CHECK_OK(rsp_ipa_poll(&x.ipa));
+  CHECK_EQ(profiles_on_card(&x.w), 1);
+  check_trigger_result(&x, true);
+  CHECK_EQ(x.ipa.stats.immediate_enables, configured ? 1 : 0);
+  CHECK_EQ(x.ipa.stats.immediate_enable_refusals, configured ? 0 : 1);
+  CHECK_EQ(enabled_on_card(&x.w), configured ? 1 : 0);
+  CHECK_EQ(pending(&x.w, RSP_MSG_NOTIFICATION_EVENT_NOTIFICATION_ENABLE), configured ? 1 : 0);
+  CHECK(x.eim.last_notify_state_change == configured);
+  CHECK_EQ(x.eim.last_state_change_cause,
+           configured ? RSP_MSG_STATE_CHANGE_CAUSE_IMMEDIATE_ENABLE_PROFILE : -1);
+  CHECK(!x.ipa.notify_state_change); /* sent once */
+  indirect_close(&x);
+}
+
+static void immediate_enable(void) {
+  immediate_enable_mode(true);
+  immediate_enable_mode(false);
+}
+
+static void indirect_nist(void) { indirect("nist", false); }
+static void indirect_brp(void) { indirect("brp", false); }
+static void indirect_nist_minimized(void) { indirect("nist", true); }
+static void indirect_brp_minimized(void) { indirect("brp", true); }
+
 static void download_nist(void) { download("nist"); }
 static void download_brp(void) { download("brp"); }
 
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(download_nist), T(download_brp),
-                                               T(triggered_by_eim)};
+  static const struct rsp_test_case cases[] = {
+      T(download_nist),          T(download_brp),
+      T(triggered_by_eim),       T(indirect_nist),
+      T(indirect_brp),           T(indirect_nist_minimized),
+      T(indirect_brp_minimized), T(indirect_wrong_matching_id),
+      T(indirect_bpp_refused),   T(mode_selection),
+      T(immediate_enable)};
   if (argc < 2) return 2;
   pki_bin = argv[1];
   rsp_log_set_level(RSP_LOG_ERROR);

@@ -28,19 +28,36 @@ void rsp_test_eim_free(struct rsp_test_eim *e) {
   rsp_buf_free(&e->cert);
 }
 
-rsp_err_t rsp_test_eim_add_initial(const struct rsp_test_eim *e, const char *eim_id,
-                                   int64_t counter, struct rsp_buf *out) {
+rsp_err_t rsp_test_eim_add_initial_tls(const struct rsp_test_eim *e, const char *eim_id,
+                                       int64_t counter, const char *fqdn, const uint8_t *tls,
+                                       size_t tls_len, bool tls_is_spki, struct rsp_buf *out) {
   struct rsp_msg_eim_configuration_data_eim_public_key_data pk = {
       .which = RSP_MSG_EIM_CONFIGURATION_DATA_EIM_PUBLIC_KEY_DATA_EIM_CERTIFICATE,
       .u.eim_certificate = rsp_msg_slice(e->cert.data, e->cert.len)};
+  struct rsp_msg_eim_configuration_data_trusted_public_key_data_tls t = {
+      .which =
+          tls_is_spki
+              ? RSP_MSG_EIM_CONFIGURATION_DATA_TRUSTED_PUBLIC_KEY_DATA_TLS_TRUSTED_EIM_PK_TLS
+              : RSP_MSG_EIM_CONFIGURATION_DATA_TRUSTED_PUBLIC_KEY_DATA_TLS_TRUSTED_CERTIFICATE_TLS};
+  if (tls_is_spki)
+    t.u.trusted_eim_pk_tls = rsp_msg_slice(tls, tls_len);
+  else
+    t.u.trusted_certificate_tls = rsp_msg_slice(tls, tls_len);
+  if (!fqdn) fqdn = "eim.example";
   struct rsp_msg_eim_configuration_data cfg = {.eim_id = rsp_msg_slice(eim_id, strlen(eim_id)),
-                                               .eim_fqdn = rsp_msg_slice("eim.example", 11),
+                                               .eim_fqdn = rsp_msg_slice(fqdn, strlen(fqdn)),
                                                .counter_value = rsp_msg_int_make(counter),
                                                .association_token = rsp_msg_int_make(-1),
-                                               .eim_public_key_data = &pk};
+                                               .eim_public_key_data = &pk,
+                                               .trusted_public_key_data_tls = tls ? &t : NULL};
   struct rsp_msg_add_initial_eim_request_eim_configuration_data_list l = {.v = &cfg, .n = 1};
   struct rsp_msg_add_initial_eim_request q = {.eim_configuration_data_list = &l};
   return rsp_msg_encode(&rsp_msgt_add_initial_eim_request, &q, out, NULL);
+}
+
+rsp_err_t rsp_test_eim_add_initial(const struct rsp_test_eim *e, const char *eim_id,
+                                   int64_t counter, struct rsp_buf *out) {
+  return rsp_test_eim_add_initial_tls(e, eim_id, counter, NULL, NULL, 0, false, out);
 }
 
 rsp_err_t rsp_test_eim_package_any(const struct rsp_test_eim *e, const char *eim_id,

@@ -22,6 +22,12 @@ void rsp_test_eim_free(struct rsp_test_eim *e);
  * associationToken -1 (the card allocates one). */
 rsp_err_t rsp_test_eim_add_initial(const struct rsp_test_eim *e, const char *eim_id,
                                    int64_t counter, struct rsp_buf *out);
+/* The same with the eIM's address and TLS trust: eimFqdn `fqdn` (NULL: "eim.example") and
+ * trustedPublicKeyDataTls: a certificate (the eIM's TLS certificate or its CA, DER) or, when
+ * `tls_is_spki`, the eIM's TLS public key (SubjectPublicKeyInfo, DER); none when tls is NULL. */
+rsp_err_t rsp_test_eim_add_initial_tls(const struct rsp_test_eim *e, const char *eim_id,
+                                       int64_t counter, const char *fqdn, const uint8_t *tls,
+                                       size_t tls_len, bool tls_is_spki, struct rsp_buf *out);
 /* A signed EuiccPackageRequest (BF51) with PSMOs; `corrupt` flips a bit of the signature. */
 rsp_err_t rsp_test_eim_package(const struct rsp_test_eim *e, const char *eim_id,
                                const uint8_t eid[16], int64_t counter,

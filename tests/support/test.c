@@ -24,10 +24,11 @@ void rsp_test_fail(const char *file, int line, const char *fmt, ...) {
 void rsp_test_skip(const char *why) { skip_reason = why; }
 
 int rsp_test_main(int argc, char **argv, const struct rsp_test_case *cases, size_t n) {
-  const char *only = argc > 1 ? argv[1] : NULL;
   size_t ran = 0, failed = 0;
   for (size_t i = 0; i < n; i++) {
-    if (only && strcmp(only, cases[i].name) != 0) continue;
+    bool wanted = argc <= 1; /* no names: every case; else the cases named, in table order */
+    for (int k = 1; k < argc && !wanted; k++) wanted = strcmp(argv[k], cases[i].name) == 0;
+    if (!wanted) continue;
     int before = rsp_test_failures;
     current = cases[i].name;
     cases[i].fn();

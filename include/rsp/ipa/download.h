@@ -1,6 +1,11 @@
-/* openrsp IPA: direct profile download (the IPA in the LPA role toward the SM-DP+, SGP.32
- * §3.2.3.1, SGP.22 §3.1.3). The SM-DP+ is reached through the ES9+ port (JSON binding: one POST
- * of a JSON body to a path, the answer's HTTP status and body), so the core makes no OS calls. */
+/* openrsp IPA: profile download (the IPA in the LPA role, SGP.32 §3.2.3, SGP.22 §3.1.3).
+ *
+ * Direct: the SM-DP+ is reached through the ES9+ port (JSON binding: one POST of a JSON body to
+ * a path, the answer's HTTP status and body). Indirect: the IPA runs the ES10b part on the card
+ * and sends the ES9+-equivalent ESipa requests (InitiateAuthenticationRequestEsipa ...
+ * HandleNotificationEsipa, CancelSessionRequestEsipa) to the eIM through the ESipa port of the
+ * IPA; the eIM relays them to the SM-DP+. Both share every card step, so the core makes no OS
+ * calls either way. */
 #ifndef RSP_IPA_DOWNLOAD_H
 #define RSP_IPA_DOWNLOAD_H
 
@@ -17,6 +22,10 @@ struct rsp_ipa_download_params {
   const char *smdp_address;      /* from the activation code or the default SM-DP+ */
   const char *matching_id;       /* NULL: none (default SM-DP+ / SM-DS event) */
   const char *confirmation_code; /* NULL: none */
+  /* Indirect only: ProfileDownloadTriggerRequest.eimTransactionId, echoed in
+   * InitiateAuthenticationRequestEsipa (empty: none). smdp_address may be NULL there when the
+   * eIM keeps the activation code (eimDownloadDataHandling). */
+  struct rsp_slice eim_transaction_id;
 };
 
 struct rsp_ipa_download_result {
@@ -27,6 +36,11 @@ struct rsp_ipa_download_result {
   int64_t bpp_command_id; /* when the card refused the package */
   int64_t error_reason;
   struct rsp_buf pir; /* the ProfileInstallationResult as the card signed it (for the eIM) */
+  bool indirect;      /* the download went through the eIM */
+  /* ImmediateEnable after the install (ipa->immediate_enable): tried, and the card's
+   * immediateEnableResult (0 ok, 1 notAvailable, 4 noSessionContext, 5 catBusy, 127). */
+  bool immediate_enable_tried;
+  int64_t immediate_enable_result;
 };
 
 void rsp_ipa_download_result_init(struct rsp_ipa_download_result *r);
@@ -40,5 +54,14 @@ void rsp_ipa_download_result_free(struct rsp_ipa_download_result *r);
 rsp_err_t rsp_ipa_download(struct rsp_ipa *ipa, const struct rsp_ipa_es9_ops *es9, void *es9_ctx,
                            const struct rsp_ipa_download_params *p,
                            struct rsp_ipa_download_result *out);
+
+/* The same download relayed by the eIM (SGP.32 §3.2.3.2) over ipa->esipa: the ES9+ functions
+ * become InitiateAuthenticationRequestEsipa (with euiccInfo1 unless minimize_esipa_bytes),
+ * AuthenticateClientRequestEsipa, GetBoundProfilePackageRequestEsipa and HandleNotificationEsipa
+ * (the PIR); with minimize_esipa_bytes the card's answers go in their compact forms. A failure
+ * after the session started cancels it on the card (CancelSession) and with
+ * CancelSessionRequestEsipa. Same result and return value as rsp_ipa_download. */
+rsp_err_t rsp_ipa_download_indirect(struct rsp_ipa *ipa, const struct rsp_ipa_download_params *p,
+                                    struct rsp_ipa_download_result *out);
 
 #endif

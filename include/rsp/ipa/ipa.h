@@ -11,8 +11,11 @@
 #define RSP_IPA_IPA_H
 
 #include "rsp/ipa/es10.h"
+#include "rsp/msg/compact.h"
 
 #define RSP_IPA_MAX_PACKAGES_PER_POLL 32 /* a misbehaving eIM cannot keep a device busy forever */
+/* Hard cap of one ESipa message in either direction (a bound profile package is the largest). */
+#define RSP_IPA_ESIPA_MAX (4u * 1024u * 1024u)
 
 /* ESipa transport: sends one EsipaMessageFromIpaToEim (DER) and appends the eIM's
  * EsipaMessageFromEimToIpa to resp (empty for functions without an answer). */
@@ -32,12 +35,29 @@ struct rsp_ipa_platform_ops {
 #define RSP_IPA_ATTACH_POLL_MS 1000
 
 struct rsp_ipa_stats {
-  unsigned packages;      /* eUICC packages executed */
-  unsigned data_requests; /* IpaEuiccDataRequests answered */
-  unsigned triggers;      /* ProfileDownloadTriggerRequests received */
-  unsigned acknowledged;  /* notifications/results removed after an acknowledgement */
-  unsigned errors;        /* packages the eIM or the card refused */
-  unsigned rollbacks;     /* profile switches undone because the new profile had no network */
+  unsigned packages;           /* eUICC packages executed */
+  unsigned data_requests;      /* IpaEuiccDataRequests answered */
+  unsigned triggers;           /* ProfileDownloadTriggerRequests received */
+  unsigned acknowledged;       /* notifications/results removed after an acknowledgement */
+  unsigned errors;             /* packages the eIM or the card refused */
+  unsigned rollbacks;          /* profile switches undone because the new profile had no network */
+  unsigned indirect_downloads; /* downloads relayed by the eIM (ESipa), any outcome */
+  unsigned immediate_enables;  /* profiles enabled by ImmediateEnable after install */
+  unsigned immediate_enable_refusals; /* ImmediateEnable answered other than ok */
+  unsigned redelivered;   /* package results delivered again (an earlier delivery failed) */
+  unsigned notifications; /* pending notifications handed to the eIM (HandleNotification) */
+};
+
+/* Who talks to the SM-DP+ when the eIM triggers a download (SGP.32 §3.2.3, notes 1.3).
+ * AUTO: indirect when no ES9+ port is configured, or when the card's eIM configuration
+ * (GetEimConfigurationData; the entry of `eim_id`, or any entry when it is NULL) has
+ * indirectProfileDownload; direct otherwise. DIRECT: the IPA's configuration does not allow
+ * indirect download (without an ES9+ port the trigger is answered with profileDownloadError).
+ * INDIRECT: always through the eIM. docs/ipa.md. */
+enum rsp_ipa_download_mode {
+  RSP_IPA_DOWNLOAD_AUTO = 0,
+  RSP_IPA_DOWNLOAD_DIRECT,
+  RSP_IPA_DOWNLOAD_INDIRECT,
 };
 
 struct rsp_ipa_es9_ops; /* include/rsp/ipa/download.h */
@@ -60,6 +80,20 @@ struct rsp_ipa {
   const struct rsp_ipa_platform_ops *platform;
   void *platform_ctx;
   int64_t rollback_timeout_ms;
+  /* Indirect download (download.h): mode selection, and the eIM whose configuration counts. */
+  enum rsp_ipa_download_mode download_mode;
+  const char *eim_id; /* NULL: any eIM configured on the card */
+  /* minimizeEsipaBytes (SGP.32 §2.5): no euiccInfo1 in InitiateAuthentication, the compact forms
+   * of the card's answers (rsp/msg/compact.h) with these options. Default false. */
+  bool minimize_esipa_bytes;
+  struct rsp_msg_compact_opts compact;
+  /* ImmediateEnable (ES10b, BF5A) after a successful install; the card refuses it unless
+   * ConfigureImmediateProfileEnabling (or the PSMO) allowed it. Default false. */
+  bool immediate_enable;
+  /* Set after an immediate enable: the next GetEimPackage carries notifyStateChange with
+   * stateChangeCause immediateEnableProfile (SGP.32 StateChangeCause 5); cleared once sent. */
+  bool notify_state_change;
+  int64_t state_change_cause;
 };
 
 /* Cannot fail. The APDU port must outlive the IPA. */

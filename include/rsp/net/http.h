@@ -119,8 +119,24 @@ struct rsp_net_header {
   const char *value;
 };
 
+/* Trust: the server is always authenticated, by its chain, by its pinned key, or by both.
+ *   - ca_file or ca_pem (one of them, not both): the anchors its certificate chain must lead to.
+ *     An anchor may be the server's own leaf certificate (partial chains are accepted), and the
+ *     host name in the URL must match the certificate.
+ *   - pinned_spki: the DER SubjectPublicKeyInfo the server's key must be; the TLS handshake
+ *     fails (RSP_E_TLS) when it is another key. Given alone (no ca_file, no ca_pem), the chain
+ *     and the host name are not checked and the pin alone authenticates the server: this is
+ *     SGP.32's trustedEimPkTls, the eIM's TLS key pinned by the eUICC's eIM configuration.
+ * With neither anchors nor a pin, rsp_net_client_new fails RSP_E_INVALID_ARG: there is no
+ * unverified mode. */
 struct rsp_net_client_options {
-  const char *ca_file;         /* PEM trust anchors; required: the server is always verified */
+  const char *ca_file; /* PEM trust anchors (a file) */
+  /* Trust anchors in memory (copied): PEM (one or more certificates), or the DER of one
+   * certificate. */
+  const void *ca_pem;
+  size_t ca_pem_len;
+  const uint8_t *pinned_spki; /* DER SubjectPublicKeyInfo of the server's key (copied) */
+  size_t pinned_spki_len;
   const char *cert_file;       /* optional client certificate (PEM), for mutual TLS */
   const char *key_file;        /* its private key (PEM) */
   unsigned connect_timeout_ms; /* 0: 10 s */
@@ -146,13 +162,14 @@ struct rsp_net_client_stats {
 };
 
 /* A client keeps its connections and TLS sessions between calls. It is not thread-safe: use one
- * per thread. Errors: RSP_E_INVALID_ARG, RSP_E_NOMEM. */
+ * per thread. Errors: RSP_E_INVALID_ARG (among others: no trust anchor and no pin, both ca_file
+ * and ca_pem, anchors or pin that do not parse), RSP_E_NOMEM. */
 rsp_err_t rsp_net_client_new(const struct rsp_net_client_options *opt, struct rsp_net_client **out);
 void rsp_net_client_destroy(struct rsp_net_client *c); /* NULL-safe */
 /* POSTs `body` to the https:// `url` with the given headers (Content-Type among them, if any).
  * RSP_OK for any complete HTTP response, whatever its status, which is in res->status. Errors:
- * RSP_E_TLS (handshake, certificate), RSP_E_NET (resolve, connect, reset, timeout),
- * RSP_E_BUF_CAP (response body over the cap), RSP_E_INVALID_ARG. */
+ * RSP_E_TLS (handshake, certificate, pinned key mismatch), RSP_E_NET (resolve, connect, reset,
+ * timeout), RSP_E_BUF_CAP (response body over the cap), RSP_E_INVALID_ARG. */
 rsp_err_t rsp_net_client_post(struct rsp_net_client *c, const char *url,
                               const struct rsp_net_header *headers, size_t n_headers,
                               const void *body, size_t len, struct rsp_net_client_response *res);
