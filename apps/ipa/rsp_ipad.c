@@ -68,9 +68,15 @@ static const char usage_text[] =
     "  --eim-key FILE        its private key\n"
     "  --admin-protocol V    X-Admin-Protocol sent to the eIM (default gsma/rsp/v2.1.0)\n"
     "\n"
-    "SM-DP+ (ES9+, direct profile download):\n"
-    "  --smdp-ca FILE        CA certificates (PEM) for SM-DP+ TLS; without it, downloads\n"
-    "                        triggered by the eIM are not run directly\n"
+    "Profile downloads triggered by the eIM:\n"
+    "  --smdp-ca FILE        CA certificates (PEM) for SM-DP+ TLS, for direct downloads (the\n"
+    "                        IPA runs ES9+ itself); without it downloads are indirect\n"
+    "  --download-mode M     auto (default: indirect without --smdp-ca or when the card's eIM\n"
+    "                        configuration asks for it, else direct), direct or indirect (the\n"
+    "                        eIM relays ES9+)\n"
+    "  --minimize-esipa-bytes  send the compact ESipa forms in indirect downloads\n"
+    "  --immediate-enable    enable a profile right after its installation (ImmediateEnable;\n"
+    "                        the card decides whether it is allowed)\n"
     "\n"
     "Schedule:\n"
     "  --once                one poll cycle, then exit (0: success, 1: failure)\n"
@@ -111,6 +117,9 @@ enum {
   O_EIM_KEY,
   O_ADMIN_PROTOCOL,
   O_SMDP_CA,
+  O_DOWNLOAD_MODE,
+  O_MINIMIZE,
+  O_IMMEDIATE_ENABLE,
   O_ONCE,
   O_INTERVAL,
   O_JITTER,
@@ -139,6 +148,9 @@ static const struct option longopts[] = {
     {"eim-key", required_argument, NULL, O_EIM_KEY},
     {"admin-protocol", required_argument, NULL, O_ADMIN_PROTOCOL},
     {"smdp-ca", required_argument, NULL, O_SMDP_CA},
+    {"download-mode", required_argument, NULL, O_DOWNLOAD_MODE},
+    {"minimize-esipa-bytes", no_argument, NULL, O_MINIMIZE},
+    {"immediate-enable", no_argument, NULL, O_IMMEDIATE_ENABLE},
     {"once", no_argument, NULL, O_ONCE},
     {"interval", required_argument, NULL, O_INTERVAL},
     {"jitter", required_argument, NULL, O_JITTER},
@@ -161,6 +173,8 @@ struct ipad_opts {
   bool basic_channel;
   const char *eim_id, *eim_url, *eim_ca, *eim_cert, *eim_key, *admin_protocol;
   const char *smdp_ca;
+  enum rsp_ipa_download_mode download_mode;
+  bool minimize, immediate_enable;
   bool once, json, syslog;
   long interval_s, jitter_pct, retry_min_s, retry_max_s, net_timeout_s, rollback_timeout_s;
   const char *attached_cmd, *status_file, *config;
@@ -291,6 +305,22 @@ static int apply_opt(struct ipad_opts *o, int c, const char *arg) {
   case O_SMDP_CA:
     o->smdp_ca = arg;
     break;
+  case O_DOWNLOAD_MODE:
+    if (!strcmp(arg, "auto"))
+      o->download_mode = RSP_IPA_DOWNLOAD_AUTO;
+    else if (!strcmp(arg, "direct"))
+      o->download_mode = RSP_IPA_DOWNLOAD_DIRECT;
+    else if (!strcmp(arg, "indirect"))
+      o->download_mode = RSP_IPA_DOWNLOAD_INDIRECT;
+    else
+      return usage_error("--download-mode is auto, direct or indirect, not '%s'", arg);
+    break;
+  case O_MINIMIZE:
+    o->minimize = true;
+    break;
+  case O_IMMEDIATE_ENABLE:
+    o->immediate_enable = true;
+    break;
   case O_ONCE:
     o->once = true;
     break;
@@ -408,6 +438,8 @@ static int parse_opts(int argc, char **argv, struct ipad_opts *o) {
     return usage_error("--eim-url must be an https:// URL, not %s", o->eim_url);
   if (o->json && !o->once) return usage_error("--json goes with --once (see --status-file)");
   if (o->retry_max_s < o->retry_min_s) return usage_error("--retry-max is below --retry-min");
+  if (o->download_mode == RSP_IPA_DOWNLOAD_DIRECT && !o->smdp_ca)
+    return usage_error("--download-mode direct needs --smdp-ca");
   return IPAD_EXIT_OK;
 }
 
@@ -714,6 +746,10 @@ static int setup(struct ipad *d) {
   d->ipa.platform = &dev_ops;
   d->ipa.platform_ctx = d;
   d->ipa.rollback_timeout_ms = (int64_t)d->o->rollback_timeout_s * 1000;
+  d->ipa.download_mode = d->o->download_mode;
+  d->ipa.minimize_esipa_bytes = d->o->minimize;
+  d->ipa.immediate_enable = d->o->immediate_enable;
+  d->ipa.eim_id = d->o->eim_id;
   if (d->o->smdp_ca) {
     struct rsp_es9_https_options so = {.ca_file = d->o->smdp_ca,
                                        .timeout_ms = (unsigned)d->o->net_timeout_s * 1000u};

@@ -33,6 +33,8 @@
 #include "rsp/core/hex.h"
 #include "rsp/core/log.h"
 #include "rsp/drivers/apdu.h"
+#include "rsp/drivers/https.h"
+#include "rsp/eim/relay.h"
 #include "rsp/ipa/es10.h"
 #include "rsp/msg/activation_code.h"
 #include "rsp/msg/json.h"
@@ -361,7 +363,7 @@ static void smdp_start(void) {
                   "--address",
                   smdp_address,
                   "--generate",
-                  "3",
+                  "8",
                   "--iccid-base",
                   ICCID_BASE,
                   "--imsi-base",
@@ -722,13 +724,106 @@ static void rollback(void) {
   rsp_arena_free(&a);
 }
 
+/* The relay's ES9+ port: the IPA's HTTPS transport (both ports have the same shape). */
+static rsp_err_t relay_es9(void *ctx, const char *address, const char *path,
+                           const struct rsp_buf *body, int *http_status, struct rsp_buf *resp) {
+  return rsp_es9_https_ops.call(ctx, address, path, body, http_status, resp);
+}
+
+/* An indirect download: rsp-ipad without an ES9+ port sends the ES9+ steps to the eIM, whose
+ * relay (lib/eim) talks to rsp-smdp; the PIR reaches the SM-DP+ through the eIM and the eIM gets
+ * the ProfileDownloadTriggerResult. */
+static void indirect_download(void) {
+  static const struct rsp_eim_es9_ops es9_ops = {relay_es9};
+  struct rsp_arena a;
+  struct run r;
+  struct rsp_es9_https *es9 = NULL;
+  struct rsp_eim_relay *relay = NULL;
+  struct rsp_test_esipa_counts c0, c1;
+  char ac[256], ca[700];
+  if (!setup()) return;
+  smdp_start();
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  struct rsp_es9_https_options eo = {.ca_file = path(ca, sizeof ca, "ci/cert.pem")};
+  CHECK_OK(rsp_es9_https_new(&eo, &es9));
+  struct rsp_eim_relay_options ro = {.es9 = &es9_ops, .es9_ctx = es9};
+  CHECK_OK(rsp_eim_relay_new(&ro, &relay));
+  if (!relay) goto out;
+  rsp_test_esipa_set_relay(eim, relay, eid);
+  rsp_test_esipa_counts(eim, &c0);
+  size_t base = rsp_test_esipa_n_results(eim);
+  order(ac, sizeof ac);
+  queue_trigger(ac);
+  ipad_ok(&r, NULL); /* no --smdp-ca: indirect */
+  CHECK_EQ(jint(&r, "triggers"), 1);
+  CHECK_EQ(jint(&r, "indirect_downloads"), 1);
+  rsp_test_esipa_counts(eim, &c1);
+  CHECK(c1.relayed >= c0.relayed + 4); /* initiateAuthentication ... handleNotification */
+  const struct rsp_eim_relay_stats *st = rsp_eim_relay_stats(relay);
+  CHECK_EQ(st->installed, 1);
+  CHECK_EQ(st->notifications, 1); /* the PIR went on to the SM-DP+ */
+  CHECK_EQ(rsp_eim_relay_session_count(relay), 0);
+  struct rsp_msg_eim_package_result *t = result(base, &a);
+  CHECK(t && t->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT);
+  if (t && t->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT) {
+    const struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data *d =
+        t->u.profile_download_trigger_result->profile_download_trigger_result_data;
+    CHECK(
+        d->which ==
+            RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_INSTALLATION_RESULT &&
+        d->u.profile_installation_result->profile_installation_result_data->final_result->which ==
+            RSP_MSG_PROFILE_INSTALLATION_RESULT_DATA_FINAL_RESULT_SUCCESS_RESULT);
+  }
+  run_free(&r);
+  /* the network fails at getBoundProfilePackage: the IPA cancels the session on the card and,
+   * through the eIM, at the SM-DP+; the eIM is told the download failed */
+  base = rsp_test_esipa_n_results(eim);
+  unsigned cancelled = st->cancelled;
+  order(ac, sizeof ac);
+  queue_trigger(ac);
+  rsp_test_esipa_fail(
+      eim, RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_BOUND_PROFILE_PACKAGE_REQUEST_ESIPA, 503, 1);
+  ipad_ok(&r, NULL);
+  CHECK_EQ(jint(&r, "triggers"), 1);
+  CHECK_EQ(st->cancelled, cancelled + 1);
+  CHECK_EQ(rsp_eim_relay_session_count(relay), 0);
+  t = result(base, &a);
+  CHECK(t && t->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT);
+  if (t && t->which == RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT) {
+    const struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data *d =
+        t->u.profile_download_trigger_result->profile_download_trigger_result_data;
+    CHECK(
+        d->which !=
+            RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_INSTALLATION_RESULT ||
+        d->u.profile_installation_result->profile_installation_result_data->final_result->which !=
+            RSP_MSG_PROFILE_INSTALLATION_RESULT_DATA_FINAL_RESULT_SUCCESS_RESULT);
+  }
+  run_free(&r);
+out:
+  rsp_test_esipa_set_relay(eim, NULL, eid);
+  rsp_eim_relay_destroy(relay);
+  rsp_es9_https_free(es9);
+  rsp_arena_free(&a);
+}
+
 /* A result whose delivery fails (HTTP 500) stays on the card and is delivered by the next
- * cycle; the eIM's acknowledgement then removes it. */
+ * cycle; the eIM's acknowledgement then removes it. Before that, an eIM that fails
+ * GetEimPackage: the cycle fails, nothing is lost, the next one gets the package. */
 static void result_redelivered(void) {
   struct rsp_arena a;
   struct run r;
   if (!setup()) return;
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  queue_list_profiles();
+  rsp_test_esipa_fail(eim, RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_EIM_PACKAGE_REQUEST, 503, 1);
+  ipad_once(&r, NULL);
+  CHECK_EQ(r.status, 1);
+  CHECK_EQ(rsp_test_esipa_pending(eim), 1);
+  run_free(&r);
+  ipad_ok(&r, NULL);
+  CHECK_EQ(rsp_test_esipa_pending(eim), 0);
+  CHECK_EQ(jint(&r, "packages"), 1);
+  run_free(&r);
   size_t base = rsp_test_esipa_n_results(eim);
   queue_list_profiles();
   int64_t sent = counter;
@@ -818,8 +913,9 @@ static void usage_errors(void) {
 
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {
-      T(usage_errors),        T(config_from_card), T(untrusted_eim),      T(ecos),
-      T(downloads_and_psmos), T(rollback),         T(result_redelivered), T(daemon_schedule)};
+      T(usage_errors),        T(config_from_card), T(untrusted_eim),     T(ecos),
+      T(downloads_and_psmos), T(rollback),         T(indirect_download), T(result_redelivered),
+      T(daemon_schedule)};
   if (argc < 5) return 2;
   pki_bin = argv[1];
   euicc_bin = argv[2];

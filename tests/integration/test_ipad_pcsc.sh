@@ -36,7 +36,7 @@ PCSC_ENV_PIDS+=($!)
 
 pcsc_env_step "rsp-ipad --card pcsc:'$PCSC_ENV_READER' against the test eIM and rsp-smdp"
 RSP_TEST_IPAD_CARD="pcsc:$PCSC_ENV_READER" RSP_TEST_IPAD_PKI="$WORK/pki" TMPDIR="$WORK" \
-  "$TEST" "$PKI" "$EUICC" "$SMDP" "$IPAD" config_from_card ecos downloads_and_psmos rollback \
+  "$TEST" "$PKI" "$EUICC" "$SMDP" "$IPAD" config_from_card ecos downloads_and_psmos rollback indirect_download \
   result_redelivered >"$WORK/test.log" 2>&1 || { cat "$WORK/test.log" >&2; pcsc_env_fail "test_ipad"; }
 sed 's/^/   /' "$WORK/test.log"
 grep -q "^ok downloads_and_psmos$" "$WORK/test.log" || pcsc_env_fail "the download case did not run"

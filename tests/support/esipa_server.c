@@ -8,6 +8,7 @@
 #include "rsp/core/alloc.h"
 #include "rsp/core/arena.h"
 #include "rsp/der/der.h"
+#include "rsp/eim/relay.h"
 #include "rsp/msg/msg.h"
 #include "rsp/msg/tags.h"
 #include "rsp/net/http.h"
@@ -29,6 +30,8 @@ struct rsp_test_esipa {
   char content_type[128], admin_protocol[64], user_agent[128];
   int fail_which, fail_status;
   unsigned fail_times;
+  struct rsp_eim_relay *relay;
+  uint8_t eid[16];
 };
 
 static void keep(struct rsp_buf *list, size_t *n, const uint8_t *p, size_t len) {
@@ -135,6 +138,21 @@ static rsp_err_t handle_locked(struct rsp_test_esipa *s, const struct rsp_net_re
     s->fail_times--;
     s->counts.failed++;
     status = s->fail_status;
+  } else if (s->relay && rsp_eim_relay_accepts(m)) {
+    struct rsp_eim_device dev = {.eid = rsp_msg_slice(s->eid, 16)};
+    s->counts.relayed++;
+    if (m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_HANDLE_NOTIFICATION_ESIPA) {
+      const struct rsp_msg_sgp32_pending_notification *p =
+          m->u.handle_notification_esipa->u.pending_notification;
+      s->counts.notifications++;
+      keep(s->notifs, &s->n_notifs, p->raw.p, p->raw.len);
+    }
+    rc = rsp_eim_relay_handle(s->relay, &dev, m, &out);
+    if (m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_HANDLE_NOTIFICATION_ESIPA) {
+      rc = RSP_OK; /* kept here; forwarding it to its notificationAddress is the eIM's business */
+      rsp_buf_reset(&out);
+    }
+    if (rc == RSP_OK && out.len == 0) status = 204;
   } else if (m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_GET_EIM_PACKAGE_REQUEST) {
     s->counts.get_package++;
     if (m->u.get_eim_package_request->notify_state_change) s->counts.state_changes++;
@@ -266,6 +284,14 @@ void rsp_test_esipa_last_headers(struct rsp_test_esipa *s, char content_type[128
   memcpy(content_type, s->content_type, 128);
   memcpy(admin_protocol, s->admin_protocol, 64);
   memcpy(user_agent, s->user_agent, 128);
+  pthread_mutex_unlock(&s->mu);
+}
+
+void rsp_test_esipa_set_relay(struct rsp_test_esipa *s, struct rsp_eim_relay *relay,
+                              const uint8_t eid[16]) {
+  pthread_mutex_lock(&s->mu);
+  s->relay = relay;
+  memcpy(s->eid, eid, 16);
   pthread_mutex_unlock(&s->mu);
 }
 

@@ -22,6 +22,7 @@ struct rsp_test_esipa_counts {
   unsigned results;       /* ProvideEimPackageResult accepted */
   unsigned notifications; /* HandleNotification */
   unsigned other;         /* any other ESipa function (answered 400) */
+  unsigned relayed;       /* download requests handed to the relay */
   unsigned failed;        /* requests failed on purpose */
   unsigned bad;           /* malformed requests, wrong method/content type (answered 4xx) */
   unsigned state_changes; /* GetEimPackage carrying notifyStateChange */
@@ -46,6 +47,13 @@ void rsp_test_esipa_counts(struct rsp_test_esipa *s, struct rsp_test_esipa_count
 /* Header values of the last request ("" when absent); copy is NUL-terminated. */
 void rsp_test_esipa_last_headers(struct rsp_test_esipa *s, char content_type[128],
                                  char admin_protocol[64], char user_agent[128]);
+
+/* Download requests (InitiateAuthentication, AuthenticateClient, GetBoundProfilePackage,
+ * CancelSession, HandleNotification: indirect download) go to `relay` (lib/eim) as coming from the
+ * device `eid`; without a relay they are answered 400. The relay stays the caller's. */
+struct rsp_eim_relay;
+void rsp_test_esipa_set_relay(struct rsp_test_esipa *s, struct rsp_eim_relay *relay,
+                              const uint8_t eid[16]);
 
 /* The next `times` requests for ESipa function `which` (RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_*)
  * are answered with HTTP `status` (and no body) and have no effect. */
