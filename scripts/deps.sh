@@ -10,7 +10,7 @@ PACKAGES=(
   libjansson-dev                                 # JSON (ES9+/ES2+ bindings, manifests)
   libsqlite3-dev sqlite3                         # embedded store (card state, eIM, SM-DP+)
   libpcsclite-dev pcscd vsmartcard-vpcd          # PC/SC: the software eUICC as a real card
-  python3 xxd                                    # test scripts
+  python3 python3-yaml xxd                       # test scripts (python3-yaml: the OpenAPI check)
   asn1c                                          # test-only independent ASN.1 decoder
   clang-format git                               # style check
   libevent-dev libcurl4-openssl-dev              # lib/net: HTTPS server (evhttp) and client

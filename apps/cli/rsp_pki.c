@@ -1,4 +1,4 @@
-/* rsp-pki: creates, imports and verifies RSP test PKIs (CI, EUM, eUICCs, SM-DP+, eIM).
+/* rsp-pki: creates, imports and verifies RSP test PKIs (CI, EUM, eUICCs, SM-DP+, SM-DS, eIM).
  *
  *   rsp-pki create --dir DIR [...]            a fresh PKI shaped like GSMA SGP.26
  *   rsp-pki import-sgp26 --from SGP26 --dir DIR  the SGP.26 set in the same layout
@@ -28,7 +28,7 @@ static const char usage_text[] =
     "usage: rsp-pki <command> [options]\n"
     "\n"
     "Commands:\n"
-    "  create        create a complete test PKI (CI, EUM, eUICCs, SM-DP+, eIM)\n"
+    "  create        create a complete test PKI (CI, EUM, eUICCs, SM-DP+, SM-DS, eIM)\n"
     "  import-sgp26  lay out the GSMA SGP.26 test PKI, adding eIM certificates and eUICCs\n"
     "  verify        verify every certificate chain of a PKI directory\n"
     "  check         check other certificates against the CI and EUM of a PKI directory\n"
@@ -42,6 +42,7 @@ static const char usage_text[] =
     "                          the check digits (SGP.29, ISO 7064 MOD 97-10) are computed\n"
     "                          (default when no EID is given: one eUICC, EIN...0001 + check)\n"
     "  --smdp-host HOST        DNS name in the SM-DP+ TLS certificate (default localhost)\n"
+    "  --smds-host HOST        DNS name in the SM-DS TLS certificate (default localhost)\n"
     "  --eim-host HOST         DNS name in the eIM TLS certificate (default localhost)\n"
     "  --eim-id ID             eIM identifier, the CN of the eIM signing certificate\n"
     "                          (default openrsp-test-eim)\n"
@@ -50,13 +51,13 @@ static const char usage_text[] =
     "\n"
     "rsp-pki import-sgp26 --from SGP26_DIR --dir DIR [options]\n"
     "  SGP26_DIR holds CertificateIssuer/, EUM/, eUICC/, DPauth/, DPpb/, DPtls/. The files are\n"
-    "  copied (DIR must be outside any git work tree: the set must not be committed); the eIM\n"
-    "  certificates are issued by the SGP.26 CI.\n"
+    "  copied (DIR must be outside any git work tree: the set must not be committed); the SM-DS\n"
+    "  and eIM certificates are issued by the SGP.26 CI.\n"
     "  --curve nist|brp        which SGP.26 variant (default nist)\n"
     "  --eid-range FIRST:COUNT more eUICCs under the SGP.26 EUM (EIN 89049032)\n"
     "  --smdp-host HOST        issue a new SM-DP+ TLS certificate for HOST under the SGP.26 CI\n"
     "                          (default: copy SGP.26's, issued for testsmdpplus1.example.com)\n"
-    "  --eim-host, --eim-id, --force, --json   as for create\n"
+    "  --smds-host, --eim-host, --eim-id, --force, --json   as for create\n"
     "\n"
     "rsp-pki verify --dir DIR [--json] [--ignore-time | --at EPOCH_SECONDS]\n"
     "  Checks every chain with the RSP rules (signatures, AKI/SKI, validity, role policies,\n"
@@ -65,7 +66,7 @@ static const char usage_text[] =
     "rsp-pki check --dir DIR [--eid EID] [--json] [--ignore-time | --at SECONDS] FILE...\n"
     "  Checks each certificate file (DER or PEM) with the RSP rules against DIR's trust:\n"
     "  an eUICC certificate against DIR's EUM and CI (and --eid, the EID it must carry), an EUM\n"
-    "  against DIR's CI, SM-DP+ certificates for their role, a CI against DIR's CI.\n"
+    "  against DIR's CI, SM-DP+ and SM-DS certificates for their role, a CI against DIR's CI.\n"
     "\n"
     "Exit codes: 0 success, 1 failure, 2 usage error.\n";
 
@@ -346,6 +347,7 @@ enum opt_id {
   O_EID,
   O_EID_RANGE,
   O_SMDP_HOST,
+  O_SMDS_HOST,
   O_EIM_HOST,
   O_EIM_ID,
   O_FORCE,
@@ -363,6 +365,7 @@ static const struct option long_opts[] = {
     {"eid", required_argument, NULL, O_EID},
     {"eid-range", required_argument, NULL, O_EID_RANGE},
     {"smdp-host", required_argument, NULL, O_SMDP_HOST},
+    {"smds-host", required_argument, NULL, O_SMDS_HOST},
     {"eim-host", required_argument, NULL, O_EIM_HOST},
     {"eim-id", required_argument, NULL, O_EIM_ID},
     {"force", no_argument, NULL, O_FORCE},
@@ -377,8 +380,8 @@ static const struct option long_opts[] = {
 #define BIT(o) (1u << (o))
 #define COMMON (BIT(O_DIR) | BIT(O_JSON) | BIT(O_HELP))
 #define MAKE                                                                                       \
-  (COMMON | BIT(O_CURVE) | BIT(O_EID_RANGE) | BIT(O_SMDP_HOST) | BIT(O_EIM_HOST) | BIT(O_EIM_ID) | \
-   BIT(O_FORCE))
+  (COMMON | BIT(O_CURVE) | BIT(O_EID_RANGE) | BIT(O_SMDP_HOST) | BIT(O_SMDS_HOST) |                \
+   BIT(O_EIM_HOST) | BIT(O_EIM_ID) | BIT(O_FORCE))
 static const struct {
   const char *name;
   unsigned allowed;
@@ -425,6 +428,9 @@ static bool set_opt(struct cli_pki_opts *o, int id, const char *arg) {
     return true;
   case O_SMDP_HOST:
     o->smdp_host = arg;
+    return valid_host(arg);
+  case O_SMDS_HOST:
+    o->smds_host = arg;
     return valid_host(arg);
   case O_EIM_HOST:
     o->eim_host = arg;

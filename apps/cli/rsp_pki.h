@@ -7,6 +7,7 @@
  *   DIR/eum/{cert.der,key.pem}                  EUM (CERT.EUM.ECDSA, nameConstraints = EIN)
  *   DIR/euicc/<EID>/{cert.der,key.pem}          one per eUICC (CERT.EUICC.ECDSA)
  *   DIR/smdp/{auth,pb,tls}/{cert.der,cert.pem,key.pem}   CERT.DPauth, CERT.DPpb, CERT.DP.TLS
+ *   DIR/smds/{auth,tls}/{cert.der,cert.pem,key.pem}      CERT.DSauth, CERT.DS.TLS (SM-DS)
  *   DIR/eim/{sign,tls}/{cert.der,cert.pem,key.pem}       eIM package signing and ESipa TLS
  *
  * The eIM certificates are issued by the CI (no RSP role policy): one trust anchor,
@@ -37,6 +38,7 @@ struct cli_pki_opts {
   enum rsp_curve curve;
   const char *ein;
   const char *smdp_host;
+  const char *smds_host;
   const char *eim_host;
   const char *eim_id;
   char (*eids)[RSP_EID_DIGITS + 1]; /* --eid values, then the --eid-range ones */

@@ -185,6 +185,23 @@ static bool add_smdp_tls(struct maker *m, json_t *smdp) {
   return true;
 }
 
+/* The SM-DS (SGP.22 §4.5.2.1): CERT.DSauth signs ES11's serverSigned1, CERT.DS.TLS serves ES11
+ * and ES12 over HTTPS; both under the CI, as the SM-DP+'s. */
+static bool add_smds(struct maker *m) {
+  struct rsp_cert_template t;
+  json_t *smds = json_object(), *e = NULL;
+  json_object_set_new(m->root, "smds", smds);
+  json_object_set_new(smds, "host", json_string(m->o->smds_host));
+  rsp_pki_template_init(&t, RSP_PKI_DS_AUTH);
+  if (!new_party(m, &t, "smds/auth", true, m->ci, m->ci_signer, NULL, NULL, &e)) return false;
+  json_object_set_new(smds, "auth", e);
+  rsp_pki_template_init(&t, RSP_PKI_DS_TLS);
+  t.san_dns = m->o->smds_host;
+  if (!new_party(m, &t, "smds/tls", true, m->ci, m->ci_signer, NULL, NULL, &e)) return false;
+  json_object_set_new(smds, "tls", e);
+  return true;
+}
+
 /* "eids" is filled from the "euicc" entries when the manifest is written, so the two lists
  * cannot disagree. */
 static void manifest_head(struct maker *m, const char *source) {
@@ -199,6 +216,7 @@ static void manifest_head(struct maker *m, const char *source) {
   json_object_set_new(m->root, "eum", json_null());
   json_object_set_new(m->root, "euicc", json_null());
   json_object_set_new(m->root, "smdp", json_null());
+  json_object_set_new(m->root, "smds", json_null());
   json_object_set_new(m->root, "eim", json_null());
 }
 
@@ -238,6 +256,7 @@ static bool create_opts(struct cli_pki_opts *o) {
   char eid[RSP_EID_DIGITS + 1];
   if (!o->ein) o->ein = DEFAULT_EIN;
   if (!o->smdp_host) o->smdp_host = DEFAULT_HOST;
+  if (!o->smds_host) o->smds_host = DEFAULT_HOST;
   if (!o->eim_host) o->eim_host = DEFAULT_HOST;
   if (!o->eim_id) o->eim_id = DEFAULT_EIM_ID;
   for (size_t i = 0; i < o->n_eids; i++)
@@ -276,7 +295,7 @@ static bool create_all(struct maker *m) {
     if (!new_party(m, &t, dp[i].rel, true, m->ci, m->ci_signer, NULL, NULL, &e)) return false;
     json_object_set_new(smdp, dp[i].key, e);
   }
-  return add_smdp_tls(m, smdp) && add_eim(m);
+  return add_smdp_tls(m, smdp) && add_smds(m) && add_eim(m);
 }
 
 int cli_pki_create(struct cli_pki_opts *o) {
@@ -436,6 +455,7 @@ int cli_pki_import_sgp26(struct cli_pki_opts *o) {
     return CLI_EXIT_USAGE;
   }
   if (!o->eim_host) o->eim_host = DEFAULT_HOST;
+  if (!o->smds_host) o->smds_host = DEFAULT_HOST;
   if (!o->eim_id) o->eim_id = DEFAULT_EIM_ID;
   if (cli_inside_git(o->dir, repo, sizeof(repo))) {
     cli_err("%s is inside the git work tree %s: SGP.26 keys must stay out of repositories", o->dir,
@@ -450,7 +470,9 @@ int cli_pki_import_sgp26(struct cli_pki_opts *o) {
   ok = import_ci_eum(&m);
   /* The range is checked against the EIN the SGP.26 EUM really permits. */
   ok = ok && cli_expand_eid_range(o, m.ein);
-  ok = ok && import_euiccs(&m) && import_smdp(&m) && add_eim(&m) && write_manifest(&m);
+  /* SGP.26 has no SM-DS certificates: they are issued by its CI, as the eIM's */
+  ok = ok && import_euiccs(&m) && import_smdp(&m) && add_smds(&m) && add_eim(&m) &&
+       write_manifest(&m);
   maker_free(&m);
   return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

@@ -196,6 +196,7 @@ static void verify_leaf(struct verifier *v, const char *name, const json_t *entr
 
 static void verify_all(struct verifier *v) {
   const json_t *smdp = json_object_get(v->manifest, "smdp");
+  const json_t *smds = json_object_get(v->manifest, "smds");
   const json_t *eim = json_object_get(v->manifest, "eim");
   const json_t *list = json_object_get(v->manifest, "euicc");
   size_t i;
@@ -212,6 +213,11 @@ static void verify_all(struct verifier *v) {
   verify_leaf(v, "smdp auth", json_object_get(smdp, "auth"), RSP_ROLE_DP_AUTH, false);
   verify_leaf(v, "smdp pb", json_object_get(smdp, "pb"), RSP_ROLE_DP_PB, false);
   verify_leaf(v, "smdp tls", json_object_get(smdp, "tls"), RSP_ROLE_DP_TLS, true);
+  /* directories made before the SM-DS have none */
+  if (json_is_object(smds)) {
+    verify_leaf(v, "smds auth", json_object_get(smds, "auth"), RSP_ROLE_DS_AUTH, false);
+    verify_leaf(v, "smds tls", json_object_get(smds, "tls"), RSP_ROLE_DS_TLS, true);
+  }
   verify_leaf(v, "eim sign", json_object_get(eim, "sign"), RSP_ROLE_UNKNOWN, false);
   verify_leaf(v, "eim tls", json_object_get(eim, "tls"), RSP_ROLE_UNKNOWN, true);
 }

@@ -1,8 +1,11 @@
 /* rsp-smdp: the SM-DP+ (GSMA SGP.22) as a program. It puts two HTTPS servers (lib/net) in front
- * of the SM-DP+ service (include/rsp/smdp/service.h) and sends the operator callbacks the
- * service queues; it also makes and inspects test profile packages.
+ * of the SM-DP+ service (include/rsp/smdp/service.h) and sends the operator callbacks and the
+ * ES12 calls the service queues; it also runs the SM-DS role (include/rsp/smdp/smds.h,
+ * rsp_smdp_smds.c) and makes and inspects test profile packages.
  *
  *   rsp-smdp serve --pki DIR --state FILE [...]           ES9+ and ES2+ over HTTPS
+ *                  [--smds-listen HOST:PORT ...]          ... and the SM-DS (ES11, ES12)
+ *   rsp-smdp smds --pki DIR --state FILE [...]            the SM-DS alone
  *   rsp-smdp profile new --iccid D --imsi D --out FILE    a generated test profile package
  *   rsp-smdp profile info FILE [--json]                   ICCID and type of a package
  *
@@ -12,7 +15,8 @@
  * Threads of `serve`: each server runs its event-loop threads; every loop thread opens its own
  * SM-DP+ identity and service object on its first request, because a service object serves one
  * thread at a time (SQLite serialises the writers of the shared file). One more thread POSTs
- * the outbox to the operator and expires old orders and sessions. The main thread blocks
+ * the outbox to the operator, the ES12 calls to the SM-DSs (to the SM-DS role in-process when the
+ * smdsAddress is its address) and expires old orders and sessions. The main thread blocks
  * SIGINT and SIGTERM before any other thread exists and waits for them with sigwait.
  *
  * Exit codes: 0 success (serve: after SIGINT/SIGTERM), 1 failure, 2 usage error. */
@@ -40,25 +44,16 @@
 #include "rsp/msg/json.h"
 #include "rsp/net/http.h"
 #include "rsp/smdp/service.h"
+#include "rsp/smdp/smds.h"
+#include "rsp_smdp.h"
 
-#define SMDP_EXIT_OK 0
-#define SMDP_EXIT_FAIL 1
-#define SMDP_EXIT_USAGE 2
-#define SMDP_EXIT_HELP (-1) /* --help: print, then exit 0 */
-
-/* SGP.22 §6.5.1: the version this SM-DP+ answers with, and the family it accepts. */
-#define SMDP_ADMIN_PROTOCOL "gsma/rsp/v2.5.0"
 #define SMDP_ADMIN_PREFIX "gsma/rsp/v2."
-#define SMDP_CONTENT_TYPE "application/json"
 /* The largest ES9+/ES2+ request, authenticateClient, carries euiccInfo2 and two certificates: a
  * few kB of base64. 64 KiB leaves a wide margin and bounds what an anonymous client can make the
  * server buffer. */
 #define SMDP_MAX_REQUEST_BODY (64u * 1024u)
 #define SMDP_DEFAULT_ES9P "127.0.0.1:8443"
 #define SMDP_DEFAULT_ES2P "127.0.0.1:8444"
-#define SMDP_HOST_MAX 256
-#define SMDP_PATH_MAX 4096
-#define SMDP_URL_MAX 2048
 #define SMDP_GENERATE_MAX 100000
 #define SMDP_MAX_WORKERS (2 * RSP_NET_MAX_THREADS)
 /* The sender looks at the outbox when a function was served, and at least this often. */
@@ -72,6 +67,7 @@
 
 static const char usage_text[] =
     "usage: rsp-smdp serve --pki DIR --state FILE [options]\n"
+    "       rsp-smdp smds --pki DIR --state FILE [options]\n"
     "       rsp-smdp profile new --iccid DIGITS --imsi DIGITS --out FILE\n"
     "       rsp-smdp profile info FILE [--json]\n"
     "       rsp-smdp --help\n"
@@ -114,12 +110,30 @@ static const char usage_text[] =
     "  --ignore-cert-time    accept expired or not yet valid eUICC and EUM certificates\n"
     "  --log-level LEVEL     error, warn, info (default), debug, trace\n"
     "\n"
+    "  SM-DS (SGP.22 3.6): an order confirmed with smdsAddress gets an event at that SM-DS once\n"
+    "  released (ES12 registerEvent; eventId = matchingId), deleted when the order ends. The\n"
+    "  calls are sent after the order's change commits, retried until the SM-DS answers.\n"
+    "  --smds-listen HOST:PORT  also run the SM-DS role on this port: ES11 for devices (ES9+\n"
+    "                        and /gsma/rsp2/es11/ paths), ES12 with a client certificate\n"
+    "  --smds-address NAME   its address (default the --smds-listen HOST:PORT); an smdsAddress\n"
+    "                        equal to it is served in-process, any other over HTTPS\n"
+    "  --smds-state FILE     its events and sessions (default the --state file)\n"
+    "  --smds-tls-cert FILE, --smds-tls-key FILE  its TLS certificate and key\n"
+    "                        (default DIR/smds/tls/{cert,key}.pem)\n"
+    "  --smds-client-ca FILE  CA of the SM-DP+s that may call its ES12 (default DIR/ci/cert.pem)\n"
+    "  --es12-cert FILE, --es12-key FILE  client certificate toward remote SM-DSs (mutual TLS;\n"
+    "                        default DIR/smdp/tls/{cert,key}.pem)\n"
+    "  --es12-ca FILE        CA of remote SM-DSs' TLS certificates (default DIR/ci/cert.pem)\n"
+    "\n"
     "  Requests must be POST (else 405) with Content-Type application/json (else 415) and\n"
     "  X-Admin-Protocol gsma/rsp/v2.x.y (else 400); bodies over 64 KiB get 413. Answers carry\n"
     "  X-Admin-Protocol " SMDP_ADMIN_PROTOCOL ". One log line per served function.\n"
     "  ES9+ also serves the ASN.1 binding (SGP.22 6.6) on " RSP_SMDP_ASN1_PATH ": a DER\n"
     "  RemoteProfileProvisioningRequest with Content-Type " RSP_SMDP_ASN1_CONTENT_TYPE "\n"
     "  (else 415), answered with a RemoteProfileProvisioningResponse of the same type.\n"
+    "\n"
+    "smds --pki DIR --state FILE [options]\n"
+    "  the SM-DS role alone (rsp-smdp smds --help)\n"
     "\n"
     "profile new --iccid DIGITS --imsi DIGITS --out FILE\n"
     "  writes a generated test profile package (DER: ProfileHeader, EF.ICCID, EF.IMSI, end)\n"
@@ -149,6 +163,15 @@ struct smdp_opts {
   long session_ttl;
   long threads;
   bool ignore_cert_time;
+  const char *smds_listen;
+  const char *smds_address;
+  const char *smds_state;
+  const char *smds_tls_cert;
+  const char *smds_tls_key;
+  const char *smds_client_ca;
+  const char *es12_cert;
+  const char *es12_key;
+  const char *es12_ca;
 };
 
 /* What one thread uses to serve: its own identity (signers) and service object. */
@@ -186,6 +209,8 @@ struct smdp_app {
   struct rsp_net_client *client;
   pthread_t sender;
   bool sender_running;
+  struct smds_role *smds;             /* the SM-DS role, NULL when not run */
+  struct rsp_net_client *es12_client; /* toward other SM-DSs (sender thread only) */
 };
 
 /* The worker of the current loop thread (each server thread has its own). */
@@ -199,7 +224,7 @@ static int64_t smdp_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double smdp_ms_since(const struct timespec *t0) {
+double smdp_ms_since(const struct timespec *t0) {
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
@@ -236,7 +261,7 @@ static char smdp_luhn(const char *digits) {
   return (char)('0' + (10 - sum % 10) % 10);
 }
 
-static bool smdp_parse_long(const char *s, long min, long max, long *out) {
+bool smdp_parse_long(const char *s, long min, long max, long *out) {
   char *end = NULL;
   errno = 0;
   long v = strtol(s, &end, 10);
@@ -246,7 +271,7 @@ static bool smdp_parse_long(const char *s, long min, long max, long *out) {
 }
 
 /* Splits "HOST:PORT" or "[V6]:PORT"; PORT 0 asks for an ephemeral port. */
-static bool smdp_split_addr(const char *s, char host[SMDP_HOST_MAX], uint16_t *port) {
+bool smdp_split_addr(const char *s, char host[SMDP_HOST_MAX], uint16_t *port) {
   const char *colon = strrchr(s, ':');
   long p = 0;
   size_t hl;
@@ -354,7 +379,7 @@ static const struct rsp_msg_json_type smdp_outcome_type = {.name = "rsp-smdp.out
                                                            .size = sizeof(struct smdp_outcome)};
 
 /* The media type `want`, optionally with parameters (";charset=UTF-8" from some peers). */
-static bool smdp_content_type_is(const char *ct, const char *want) {
+bool smdp_content_type_is(const char *ct, const char *want) {
   size_t n = strlen(want);
   if (!ct) return false;
   while (*ct == ' ' || *ct == '\t') ct++;
@@ -369,7 +394,7 @@ static bool smdp_asn1_path(const char *path) {
 }
 
 /* gsma/rsp/v2.x.y with decimal x and y (SGP.22 §6.5.1). */
-static bool smdp_admin_protocol_ok(const char *v) {
+bool smdp_admin_protocol_ok(const char *v) {
   size_t n = sizeof SMDP_ADMIN_PREFIX - 1, d;
   if (!v || strncmp(v, SMDP_ADMIN_PREFIX, n) != 0) return false;
   v += n;
@@ -396,7 +421,7 @@ static const char *smdp_refusal(const struct smdp_iface *ifc, const struct rsp_n
   return NULL;
 }
 
-static rsp_err_t smdp_refuse(struct rsp_net_response *res, int status, const char *why) {
+rsp_err_t smdp_refuse(struct rsp_net_response *res, int status, const char *why) {
   rsp_buf_reset(&res->body);
   if (status == 405) {
     rsp_err_t rc = rsp_net_response_header(res, "Allow", "POST");
@@ -408,7 +433,7 @@ static rsp_err_t smdp_refuse(struct rsp_net_response *res, int status, const cha
 }
 
 /* "Executed-Success", "Failed 8.2.6/3.8 (message)", "HTTP 400" ... for the log line. */
-static void smdp_describe(int status, const struct rsp_buf *body, char *out, size_t size) {
+void smdp_describe(int status, const struct rsp_buf *body, char *out, size_t size) {
   struct rsp_msg_json_doc doc;
   struct smdp_outcome oc;
   snprintf(out, size, "HTTP %d", status);
@@ -609,6 +634,47 @@ static bool smdp_send_outbox(struct smdp_app *app) {
   return ok;
 }
 
+/* ---- ES12 toward the SM-DSs (the sender thread) ------------------------------------------------
+ */
+
+/* The SM-DP+'s ES12 port: the SM-DS role of this process in-process, any other SM-DS over HTTPS
+ * with the SM-DP+'s client certificate (https://<smdsAddress><path>, SGP.22 §6.5). */
+static rsp_err_t smdp_es12_call(void *ctx, const char *smds_address, const char *path,
+                                const char *body, size_t len, int *http_status,
+                                struct rsp_buf *resp) {
+  static const struct rsp_net_header headers[] = {{"Content-Type", SMDP_CONTENT_TYPE},
+                                                  {"X-Admin-Protocol", SMDP_ADMIN_PROTOCOL}};
+  struct smdp_app *app = ctx;
+  struct rsp_net_client_response res;
+  char url[SMDP_URL_MAX];
+  if (app->smds && strcasecmp(smds_address, smds_role_address(app->smds)) == 0)
+    return smds_role_call(app->smds, path, body, len, http_status, resp);
+  int n = snprintf(url, sizeof url, "https://%s%s", smds_address, path);
+  if (n < 0 || (size_t)n >= sizeof url) return RSP_E_INVALID_ARG;
+  rsp_net_client_response_init(&res);
+  rsp_err_t rc = rsp_net_client_post(app->es12_client, url, headers, 2, body, len, &res);
+  if (rc == RSP_OK) {
+    *http_status = res.status;
+    rc = rsp_buf_append(resp, res.body.data, res.body.len);
+  } else {
+    rsp_log(RSP_LOG_WARN, "es12", "%s: %s: %s", url, rsp_strerror(rc), res.error);
+  }
+  rsp_net_client_response_free(&res);
+  return rc;
+}
+
+static const struct rsp_smdp_es12_ops smdp_es12_ops = {smdp_es12_call};
+
+/* Sends the queued ES12 calls; false when one could not be delivered (retried later). */
+static bool smdp_send_es12(struct smdp_app *app) {
+  size_t n = 0;
+  rsp_err_t rc = rsp_smdp_service_es12_flush(app->main.svc, &smdp_es12_ops, app, &n);
+  if (rc != RSP_OK)
+    rsp_log(RSP_LOG_WARN, "es12", "%zu call%s delivered, the next failed: %s", n, n == 1 ? "" : "s",
+            rsp_strerror(rc));
+  return rc == RSP_OK;
+}
+
 static void smdp_housekeeping(struct smdp_app *app) {
   size_t orders = 0, sessions = 0;
   rsp_err_t rc = rsp_smdp_service_expire(app->main.svc, &orders, &sessions);
@@ -617,6 +683,23 @@ static void smdp_housekeeping(struct smdp_app *app) {
   else if (orders || sessions)
     rsp_log(RSP_LOG_INFO, "smdp", "expired %zu order%s, purged %zu session%s", orders,
             orders == 1 ? "" : "s", sessions, sessions == 1 ? "" : "s");
+  if (app->smds) smds_role_housekeeping(app->smds);
+}
+
+/* One retried activity of the sender: due now unless a failure put it off (with back-off). */
+struct smdp_retry {
+  int64_t at, backoff;
+};
+
+static void smdp_retry_after(struct smdp_retry *r, bool ok, int64_t now, const char *what) {
+  if (ok) {
+    r->at = 0;
+    r->backoff = SMDP_RETRY_FIRST_MS;
+    return;
+  }
+  r->at = now + r->backoff;
+  rsp_log(RSP_LOG_INFO, what, "next attempt in %lld ms", (long long)r->backoff);
+  r->backoff = r->backoff * 2 > SMDP_RETRY_MAX_MS ? SMDP_RETRY_MAX_MS : r->backoff * 2;
 }
 
 /* Waits until `deadline` (monotonic ms) or a kick; false once the program stops. */
@@ -636,24 +719,19 @@ static bool smdp_sender_wait(struct smdp_app *app, int64_t deadline) {
 
 static void *smdp_sender_main(void *arg) {
   struct smdp_app *app = arg;
-  int64_t next_expire = 0, retry_at = 0, backoff = SMDP_RETRY_FIRST_MS;
+  struct smdp_retry outbox = {0, SMDP_RETRY_FIRST_MS}, es12 = {0, SMDP_RETRY_FIRST_MS};
+  int64_t next_expire = 0;
   for (;;) {
-    int64_t now = smdp_now_ms(), deadline;
+    int64_t now = smdp_now_ms(), deadline = now + SMDP_POLL_MS;
     if (now >= next_expire) {
       smdp_housekeeping(app);
       next_expire = now + SMDP_EXPIRE_PERIOD_MS;
     }
-    if (app->client && now >= retry_at) {
-      if (smdp_send_outbox(app)) {
-        retry_at = 0;
-        backoff = SMDP_RETRY_FIRST_MS;
-      } else {
-        retry_at = now + backoff;
-        rsp_log(RSP_LOG_INFO, "outbox", "next attempt in %lld ms", (long long)backoff);
-        backoff = backoff * 2 > SMDP_RETRY_MAX_MS ? SMDP_RETRY_MAX_MS : backoff * 2;
-      }
-    }
-    deadline = retry_at ? retry_at : now + SMDP_POLL_MS;
+    if (app->client && now >= outbox.at)
+      smdp_retry_after(&outbox, smdp_send_outbox(app), now, "outbox");
+    if (now >= es12.at) smdp_retry_after(&es12, smdp_send_es12(app), now, "es12");
+    if (outbox.at && outbox.at < deadline) deadline = outbox.at;
+    if (es12.at && es12.at < deadline) deadline = es12.at;
     if (next_expire < deadline) deadline = next_expire;
     if (!smdp_sender_wait(app, deadline)) break;
   }
@@ -781,6 +859,43 @@ static bool smdp_client_setup(struct smdp_app *app) {
   return rc == RSP_OK;
 }
 
+/* The client of the ES12 calls to other SM-DSs: the SM-DP+'s TLS certificate as client
+ * certificate (SGP.22 §2.6.6: ES12 is mutually authenticated), their TLS certificates under
+ * --es12-ca. */
+static bool smdp_es12_setup(struct smdp_app *app) {
+  const struct smdp_opts *o = app->o;
+  char cert[SMDP_PATH_MAX], key[SMDP_PATH_MAX];
+  snprintf(cert, sizeof cert, "%s", o->es12_cert ? o->es12_cert : app->tls_cert);
+  snprintf(key, sizeof key, "%s", o->es12_key ? o->es12_key : app->tls_key);
+  struct rsp_net_client_options co = {.ca_file = o->es12_ca ? o->es12_ca : app->ca_default,
+                                      .cert_file = cert,
+                                      .key_file = key,
+                                      .connect_timeout_ms = SMDP_CALLBACK_CONNECT_MS,
+                                      .timeout_ms = SMDP_CALLBACK_TIMEOUT_MS,
+                                      .user_agent = "openrsp-smdp"};
+  rsp_err_t rc = rsp_net_client_new(&co, &app->es12_client);
+  if (rc != RSP_OK) rsp_log(RSP_LOG_ERROR, "es12", "ES12 client: %s", rsp_strerror(rc));
+  return rc == RSP_OK;
+}
+
+/* The SM-DS role beside the SM-DP+ (--smds-listen). */
+static bool smdp_smds_setup(struct smdp_app *app) {
+  const struct smdp_opts *o = app->o;
+  if (!o->smds_listen) return true;
+  struct smds_role_opts so = {.pki_dir = o->pki_dir,
+                              .state_path = o->smds_state ? o->smds_state : o->state_path,
+                              .listen = o->smds_listen,
+                              .address = o->smds_address,
+                              .tls_cert = o->smds_tls_cert,
+                              .tls_key = o->smds_tls_key,
+                              .client_ca = o->smds_client_ca,
+                              .session_ttl = o->session_ttl,
+                              .threads = o->threads,
+                              .ignore_cert_time = o->ignore_cert_time};
+  app->smds = smds_role_new(&so);
+  return app->smds != NULL;
+}
+
 static void smdp_app_init(struct smdp_app *app, const struct smdp_opts *o) {
   memset(app, 0, sizeof *app);
   app->o = o;
@@ -819,7 +934,7 @@ static bool smdp_app_setup(struct smdp_app *app) {
   else
     smdp_default_address(app);
   if (smdp_worker_open(app, &app->main) != RSP_OK || !smdp_load_profiles(app) ||
-      !smdp_client_setup(app))
+      !smdp_client_setup(app) || !smdp_es12_setup(app) || !smdp_smds_setup(app))
     return false;
   rsp_log(RSP_LOG_INFO, "smdp", "SM-DP+ %s: ES9+ port %u, ES2+ port %u, state %s", app->address,
           (unsigned)rsp_net_server_port(app->es9p), (unsigned)rsp_net_server_port(app->es2p),
@@ -832,6 +947,7 @@ static bool smdp_app_start(struct smdp_app *app) {
     rsp_log(RSP_LOG_ERROR, "smdp", "cannot start the servers");
     return false;
   }
+  if (app->smds && !smds_role_start(app->smds)) return false;
   if (pthread_create(&app->sender, NULL, smdp_sender_main, app) != 0) {
     rsp_log(RSP_LOG_ERROR, "smdp", "cannot start the sender thread");
     return false;
@@ -855,6 +971,10 @@ static void smdp_app_free(struct smdp_app *app) {
   }
   rsp_net_client_destroy(app->client);
   app->client = NULL;
+  rsp_net_client_destroy(app->es12_client);
+  app->es12_client = NULL;
+  smds_role_free(app->smds); /* the sender, its only in-process caller, has stopped */
+  app->smds = NULL;
   for (size_t i = 0; i < app->n_workers; i++) smdp_worker_close(&app->workers[i]);
   app->n_workers = 0;
   smdp_worker_close(&app->main);
@@ -887,6 +1007,15 @@ enum smdp_opt_id {
   O_SESSION_TTL,
   O_THREADS,
   O_IGNORE_CERT_TIME,
+  O_SMDS_LISTEN,
+  O_SMDS_ADDRESS,
+  O_SMDS_STATE,
+  O_SMDS_TLS_CERT,
+  O_SMDS_TLS_KEY,
+  O_SMDS_CLIENT_CA,
+  O_ES12_CERT,
+  O_ES12_KEY,
+  O_ES12_CA,
   O_LOG_LEVEL,
   O_HELP,
   O_ICCID,
@@ -915,6 +1044,15 @@ static const struct option smdp_serve_longopts[] = {
     {"session-ttl", required_argument, NULL, O_SESSION_TTL},
     {"threads", required_argument, NULL, O_THREADS},
     {"ignore-cert-time", no_argument, NULL, O_IGNORE_CERT_TIME},
+    {"smds-listen", required_argument, NULL, O_SMDS_LISTEN},
+    {"smds-address", required_argument, NULL, O_SMDS_ADDRESS},
+    {"smds-state", required_argument, NULL, O_SMDS_STATE},
+    {"smds-tls-cert", required_argument, NULL, O_SMDS_TLS_CERT},
+    {"smds-tls-key", required_argument, NULL, O_SMDS_TLS_KEY},
+    {"smds-client-ca", required_argument, NULL, O_SMDS_CLIENT_CA},
+    {"es12-cert", required_argument, NULL, O_ES12_CERT},
+    {"es12-key", required_argument, NULL, O_ES12_KEY},
+    {"es12-ca", required_argument, NULL, O_ES12_CA},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0}};
@@ -955,6 +1093,32 @@ static int smdp_number_opt(int c, const char *arg, struct smdp_opts *o) {
   }
 }
 
+/* Where each string option of the SM-DS role and ES12 goes. */
+static const char **smdp_smds_string_opt(int c, struct smdp_opts *o) {
+  switch (c) {
+  case O_SMDS_LISTEN:
+    return &o->smds_listen;
+  case O_SMDS_ADDRESS:
+    return &o->smds_address;
+  case O_SMDS_STATE:
+    return &o->smds_state;
+  case O_SMDS_TLS_CERT:
+    return &o->smds_tls_cert;
+  case O_SMDS_TLS_KEY:
+    return &o->smds_tls_key;
+  case O_SMDS_CLIENT_CA:
+    return &o->smds_client_ca;
+  case O_ES12_CERT:
+    return &o->es12_cert;
+  case O_ES12_KEY:
+    return &o->es12_key;
+  case O_ES12_CA:
+    return &o->es12_ca;
+  default:
+    return NULL;
+  }
+}
+
 /* Where each string option goes. */
 static const char **smdp_string_opt(int c, struct smdp_opts *o) {
   switch (c) {
@@ -989,7 +1153,7 @@ static const char **smdp_string_opt(int c, struct smdp_opts *o) {
   case O_OPERATOR_CA_FILE:
     return &o->operator_ca_file;
   default:
-    return NULL;
+    return smdp_smds_string_opt(c, o);
   }
 }
 
@@ -1041,6 +1205,15 @@ static int smdp_serve_check(struct smdp_opts *o) {
     return smdp_usage_error("--operator-cert and --operator-key go together");
   if (o->operator_url && strncasecmp(o->operator_url, "https://", 8) != 0)
     return smdp_usage_error("--operator-url must be an https:// URL, not %s", o->operator_url);
+  if (o->smds_listen && !smdp_split_addr(o->smds_listen, host, &port))
+    return smdp_usage_error("--smds-listen wants HOST:PORT, not %s", o->smds_listen);
+  if (!o->smds_listen && (o->smds_address || o->smds_state || o->smds_tls_cert || o->smds_tls_key ||
+                          o->smds_client_ca))
+    return smdp_usage_error("the --smds-* options need --smds-listen");
+  if (o->smds_address && (!o->smds_address[0] || strlen(o->smds_address) > RSP_SMDP_ADDRESS_MAX))
+    return smdp_usage_error("--smds-address wants 1 to 255 characters");
+  if (!o->es12_cert != !o->es12_key)
+    return smdp_usage_error("--es12-cert and --es12-key go together");
   if (!o->threads) o->threads = 1;
   return SMDP_EXIT_OK;
 }
@@ -1201,6 +1374,7 @@ int main(int argc, char **argv) {
     return SMDP_EXIT_OK;
   }
   if (strcmp(argv[1], "serve") == 0) return smdp_serve(argc - 1, argv + 1);
+  if (strcmp(argv[1], "smds") == 0) return smds_main(argc - 1, argv + 1);
   if (strcmp(argv[1], "profile") == 0) return smdp_profile(argc - 1, argv + 1);
   return smdp_usage_error("unknown command %s", argv[1]);
 }

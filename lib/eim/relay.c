@@ -3,6 +3,7 @@
  * The rules chosen where the notes are unconfirmed: docs/adr/0006-compact-esipa-forms.md. */
 #include "rsp/eim/relay.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct session {
 };
 
 struct rsp_eim_relay {
+  pthread_mutex_t mu; /* one request at a time: the sessions and the ES9+ port are shared */
   struct rsp_eim_relay_options o;
   struct session *s;
   size_t cap;
@@ -131,6 +133,7 @@ rsp_err_t rsp_eim_relay_new(const struct rsp_eim_relay_options *o, struct rsp_ei
   if (!o || !o->es9 || !o->es9->call) return RSP_E_INVALID_ARG;
   if (!(r = rsp_calloc(1, sizeof *r))) return RSP_E_NOMEM;
   r->o = *o;
+  pthread_mutex_init(&r->mu, NULL);
   r->cap = o->max_sessions ? o->max_sessions : RSP_EIM_RELAY_MAX_SESSIONS_DEFAULT;
   if (!(r->s = rsp_calloc(r->cap, sizeof *r->s))) {
     rsp_free(r);
@@ -142,6 +145,7 @@ rsp_err_t rsp_eim_relay_new(const struct rsp_eim_relay_options *o, struct rsp_ei
 
 void rsp_eim_relay_destroy(struct rsp_eim_relay *r) {
   if (!r) return;
+  pthread_mutex_destroy(&r->mu);
   rsp_free(r->s);
   rsp_free(r);
 }
@@ -225,8 +229,9 @@ static void copy_cstr(char *dst, size_t size, struct rsp_slice s) {
 }
 
 /* The session and device as a reconstruction context. */
-static struct rsp_msg_compact_context
-context(const struct rsp_eim_relay *r, const struct session *s, const struct rsp_eim_device *dev) {
+static struct rsp_msg_compact_context context(const struct rsp_eim_relay *r,
+                                              const struct session *s,
+                                              const struct rsp_eim_relay_device *dev) {
   struct rsp_msg_compact_context c = {.euicc_info2 = dev->euicc_info2,
                                       .euicc_certificate = dev->euicc_certificate,
                                       .eum_certificate = dev->eum_certificate,
@@ -281,7 +286,7 @@ static rsp_err_t learn_server(struct session *s, const struct rsp_msg_server_sig
   return rc;
 }
 
-static rsp_err_t initiate(struct rsp_eim_relay *r, const struct rsp_eim_device *dev,
+static rsp_err_t initiate(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
                           const struct rsp_msg_initiate_authentication_request_esipa *q,
                           struct rsp_buf *resp) {
   char address[RSP_EIM_RELAY_ADDRESS_MAX + 1];
@@ -389,7 +394,7 @@ static rsp_err_t learn_client(struct session *s,
   return RSP_OK;
 }
 
-static rsp_err_t authenticate(struct rsp_eim_relay *r, const struct rsp_eim_device *dev,
+static rsp_err_t authenticate(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
                               const struct rsp_msg_authenticate_client_request_esipa *q,
                               struct rsp_buf *resp) {
   struct session *s = find(r, q->transaction_id);
@@ -465,7 +470,7 @@ static rsp_err_t bpp_error(struct rsp_eim_relay *r, int64_t code, struct rsp_buf
   return answer(&m, resp);
 }
 
-static rsp_err_t get_bpp(struct rsp_eim_relay *r, const struct rsp_eim_device *dev,
+static rsp_err_t get_bpp(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
                          const struct rsp_msg_get_bound_profile_package_request_esipa *q,
                          struct rsp_buf *resp) {
   struct session *s = find(r, q->transaction_id);
@@ -519,7 +524,7 @@ out:
 /* ---- CancelSession ------------------------------------------------------------------------------
  */
 
-static rsp_err_t cancel(struct rsp_eim_relay *r, const struct rsp_eim_device *dev,
+static rsp_err_t cancel(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
                         const struct rsp_msg_cancel_session_request_esipa *q,
                         struct rsp_buf *resp) {
   struct session *s = find(r, q->transaction_id);
@@ -591,7 +596,7 @@ static rsp_err_t notification_address(struct rsp_slice n, char *out, size_t size
 
 /* A PIR of a relayed session goes to the session's SM-DP+ and ends the session; any other
  * notification (rebuilt with the device's certificates) to its notificationAddress (notes 3.8). */
-static rsp_err_t notify(struct rsp_eim_relay *r, const struct rsp_eim_device *dev,
+static rsp_err_t notify(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
                         const struct rsp_msg_sgp32_pending_notification *pn) {
   struct rsp_slice n = inner_of(pn->raw), txid;
   char address[RSP_EIM_RELAY_ADDRESS_MAX + 1];
@@ -645,9 +650,9 @@ bool rsp_eim_relay_accepts(const struct rsp_msg_esipa_message_from_ipa_to_eim *m
   }
 }
 
-rsp_err_t rsp_eim_relay_handle(struct rsp_eim_relay *r, const struct rsp_eim_device *dev,
-                               const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
-                               struct rsp_buf *resp) {
+static rsp_err_t relay_handle(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
+                              const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
+                              struct rsp_buf *resp) {
   if (!rsp_eim_relay_accepts(m)) return RSP_E_UNSUPPORTED;
   r->stats.requests++;
   switch (m->which) {
@@ -662,4 +667,13 @@ rsp_err_t rsp_eim_relay_handle(struct rsp_eim_relay *r, const struct rsp_eim_dev
   default:
     return notify(r, dev, m->u.handle_notification_esipa->u.pending_notification);
   }
+}
+
+rsp_err_t rsp_eim_relay_handle(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
+                               const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
+                               struct rsp_buf *resp) {
+  pthread_mutex_lock(&r->mu);
+  rsp_err_t rc = relay_handle(r, dev, m, resp);
+  pthread_mutex_unlock(&r->mu);
+  return rc;
 }

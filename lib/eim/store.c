@@ -605,3 +605,24 @@ rsp_err_t rsp_eim_store_audit_list(struct rsp_eim_store *s, const struct rsp_eim
   if (q->eid && !eid_ok(q->eid)) return BAD("EID");
   return s->ops->audit_list(s, q, out);
 }
+
+static bool event_ok(const char *e) {
+  size_t n = e ? strnlen(e, RSP_EIM_EVENT_MAX + 1) : 0;
+  if (n == 0 || n > RSP_EIM_EVENT_MAX) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((e[i] >= 'a' && e[i] <= 'z') || (e[i] >= '0' && e[i] <= '9') || e[i] == '_'))
+      return false;
+  return true;
+}
+
+rsp_err_t rsp_eim_store_audit_add(struct rsp_eim_store *s, const char *eid, int64_t operation_id,
+                                  const char *event, const char *detail, struct rsp_slice der,
+                                  int64_t now) {
+  if (!store_ok(s) || !time_ok(now) || operation_id < 0) return BAD("NULL, time or id");
+  if (eid && !eid_ok(eid)) return BAD("EID");
+  if (!event_ok(event)) return BAD("event name");
+  if (detail && !json_object_ok(detail, RSP_EIM_SUMMARY_MAX)) return BAD("detail");
+  if (!der_ok(der, RSP_EIM_RESULT_MAX, true)) return BAD("der");
+  if (!s->ops->audit_add) return RSP_E_UNSUPPORTED;
+  return s->ops->audit_add(s, eid, operation_id, event, detail, der, now);
+}

@@ -1321,6 +1321,21 @@ static rsp_err_t sq_audit_list(struct rsp_eim_store *base, const struct rsp_eim_
   return rc;
 }
 
+/* An event of a caller (the ESipa service): one audit row in its own transaction. The detail
+ * text was checked to be a JSON object by store.c. */
+static rsp_err_t sq_audit_add(struct rsp_eim_store *base, const char *eid, int64_t op_id,
+                              const char *event, const char *detail, struct rsp_slice der,
+                              int64_t now) {
+  struct sq_store *s = SQ(base);
+  json_t *j = detail ? json_loads(detail, JSON_REJECT_DUPLICATES, NULL) : json_object();
+  rsp_err_t rc = j ? begin(s) : RSP_E_NOMEM;
+  if (rc != RSP_OK) {
+    json_decref(j);
+    return rc;
+  }
+  return end(s, audit(s, now, eid, op_id, event, j, der));
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static const struct rsp_eim_store_ops sqlite_ops = {
@@ -1347,4 +1362,5 @@ static const struct rsp_eim_store_ops sqlite_ops = {
     .notification_next = sq_notification_next,
     .notification_forwarded = sq_notification_forwarded,
     .audit_list = sq_audit_list,
+    .audit_add = sq_audit_add,
 };

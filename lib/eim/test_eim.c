@@ -111,7 +111,7 @@ static rsp_err_t provide(struct rsp_eim_test *t, const struct rsp_msg_provide_ei
 static rsp_err_t relay(struct rsp_eim_test *t,
                        const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
                        struct rsp_buf *resp) {
-  struct rsp_eim_device dev = t->device;
+  struct rsp_eim_relay_device dev = t->device;
   dev.eid = view(&t->eid);
   dev.euicc_info1 = view(&t->euicc_info1);
   dev.euicc_info2 = view(&t->euicc_info2);

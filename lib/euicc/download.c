@@ -47,6 +47,7 @@ enum bpp_phase {
 
 struct euicc_download {
   enum dl_stage stage;
+  bool smds; /* authenticated an SM-DS (CERT.DSauth): event retrieval, no download follows */
   uint8_t txid[16];
   size_t txid_len;
   char server_address[EUICC_MAX_ADDRESS + 1];
@@ -93,6 +94,7 @@ void rsp__euicc_download_reset(struct rsp_euicc *c) {
   rsp_buf_reset(&d->rsk);
   rsp_buf_reset(&d->upp);
   d->stage = DL_IDLE;
+  d->smds = false;
   d->phase = P_OUTER;
 }
 
@@ -118,16 +120,22 @@ static struct rsp_chain_opts chain_opts(struct rsp_euicc *c, struct rsp_slice sk
 /* ---- AuthenticateServer -------------------------------------------------------------------------
  */
 
+/* serverCertificate is CERT.DPauth (an SM-DP+) or CERT.DSauth (an SM-DS retrieving events):
+ * SGP.22 §5.7.13 accepts both, each verified for its own role policy up to the CI. Any other
+ * certificate, even a valid one of another role (CERT.DPpb, a TLS certificate), is refused. */
 static int64_t check_server(struct rsp_euicc *c,
                             const struct rsp_msg_authenticate_server_request *r,
-                            struct rsp_cert **cert) {
+                            struct rsp_cert **cert, bool *smds) {
   const struct rsp_msg_server_signed1 *s1 = r->server_signed1;
   struct rsp_chain_opts o = chain_opts(c, r->euicc_ci_pk_id_to_be_used);
   struct rsp_key *key = NULL;
   if (!rsp_ci_store_find(c->cis, r->euicc_ci_pk_id_to_be_used.p, r->euicc_ci_pk_id_to_be_used.len))
     return RSP_MSG_AUTHENTICATE_ERROR_CODE_CI_PK_UNKNOWN;
-  if (rsp_cert_parse(r->server_certificate.p, r->server_certificate.len, cert) != RSP_OK ||
-      rsp_x509_verify_server_cert(c->cis, *cert, RSP_ROLE_DP_AUTH, &o, NULL) != RSP_OK)
+  if (rsp_cert_parse(r->server_certificate.p, r->server_certificate.len, cert) != RSP_OK)
+    return RSP_MSG_AUTHENTICATE_ERROR_CODE_INVALID_CERTIFICATE;
+  *smds = rsp_cert_role(*cert) == RSP_ROLE_DS_AUTH;
+  if (rsp_x509_verify_server_cert(c->cis, *cert, *smds ? RSP_ROLE_DS_AUTH : RSP_ROLE_DP_AUTH, &o,
+                                  NULL) != RSP_OK)
     return RSP_MSG_AUTHENTICATE_ERROR_CODE_INVALID_CERTIFICATE;
   if (rsp_cert_public_key(*cert, &key) != RSP_OK)
     return RSP_MSG_AUTHENTICATE_ERROR_CODE_UNSUPPORTED_CURVE;
@@ -177,11 +185,12 @@ EUICC_HANDLER(rsp__euicc_authenticate_server) {
   struct rsp_cert *cert = NULL;
   struct rsp_msg_sgp32_euicc_info2 *i2 = NULL;
   uint8_t sig[64];
+  bool smds = false;
   rsp_err_t rc;
   (void)changed;
   if (!d) return RSP_E_NOMEM;
   rsp__euicc_download_reset(c);
-  int64_t err = check_server(c, r, &cert);
+  int64_t err = check_server(c, r, &cert, &smds);
   c->challenge_valid = false; /* one authentication per challenge */
   if (!err && (s1->server_address.len > EUICC_MAX_ADDRESS || s1->transaction_id.len > 16))
     err = RSP_MSG_AUTHENTICATE_ERROR_CODE_UNDEFINED_ERROR;
@@ -224,6 +233,7 @@ EUICC_HANDLER(rsp__euicc_authenticate_server) {
                       : sizeof d->ci_ski;
   memcpy(d->ci_ski, r->euicc_ci_pk_id_to_be_used.p, d->ci_ski_len);
   d->stage = DL_AUTHENTICATED;
+  d->smds = smds;
   return rsp__euicc_encode(&rsp_msgt_sgp32_authenticate_server_response, &out, resp);
 }
 
@@ -240,7 +250,9 @@ static int64_t check_prepare(struct rsp_euicc *c,
   struct rsp_cert *cert = NULL;
   struct rsp_buf in;
   int64_t err = 0;
-  if (!d || d->stage != DL_AUTHENTICATED) return RSP_MSG_DOWNLOAD_ERROR_CODE_NO_SESSION_CONTEXT;
+  /* a session with an SM-DS only retrieves events: no profile comes from it */
+  if (!d || d->stage != DL_AUTHENTICATED || d->smds)
+    return RSP_MSG_DOWNLOAD_ERROR_CODE_NO_SESSION_CONTEXT;
   if (!same_txid(d, r->smdp_signed2->transaction_id))
     return RSP_MSG_DOWNLOAD_ERROR_CODE_INVALID_TRANSACTION_ID;
   struct rsp_chain_opts o = chain_opts(c, rsp_msg_slice(d->ci_ski, d->ci_ski_len));

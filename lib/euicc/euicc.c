@@ -80,6 +80,14 @@ fail:
   return rc;
 }
 
+/* What a card gets at manufacture beyond its identity: the root SM-DS address. */
+static rsp_err_t new_card(struct rsp_euicc *c, const struct rsp_euicc_options *o) {
+  if (!o->root_ds_address) return RSP_OK;
+  if (strlen(o->root_ds_address) >= sizeof c->st.root_ds) return RSP_E_INVALID_ARG;
+  snprintf(c->st.root_ds, sizeof c->st.root_ds, "%s", o->root_ds_address);
+  return RSP_OK;
+}
+
 rsp_err_t rsp_euicc_open(const struct rsp_euicc_options *o, struct rsp_euicc **out) {
   struct rsp_euicc *c = rsp_calloc(1, sizeof *c);
   char *json = NULL;
@@ -100,7 +108,10 @@ rsp_err_t rsp_euicc_open(const struct rsp_euicc_options *o, struct rsp_euicc **o
     if (rc == RSP_OK)
       rc = rsp__euicc_state_from_json(json, &c->st);
     else if (rc == RSP_E_NOT_FOUND)
-      rc = RSP_OK; /* a new card */
+      rc = new_card(c, o); /* a new card */
+    if (rc != RSP_OK) goto out;
+  } else {
+    rc = new_card(c, o);
     if (rc != RSP_OK) goto out;
   }
   rc = rsp__euicc_commit(c);

@@ -14,6 +14,7 @@
 #include "rsp/core/log.h"
 #include "rsp/crypto/crypto.h"
 #include "rsp/ipa/download.h"
+#include "rsp/msg/activation_code.h"
 #include "rsp/msg/asn1.h"
 #include "rsp/msg/bpp.h"
 #include "rsp/msg/compact.h"
@@ -119,7 +120,7 @@ static rsp_err_t es9(struct dl *d, const char *path, const struct rsp_msg_json_t
   if (rc == RSP_OK && h->function_execution_status.status != RSP_MSG_JSON_STATUS_ABSENT &&
       !rsp_msg_json_status_ok(h)) {
     const struct rsp_msg_json_status_code_data *s = h->function_execution_status.status_code_data;
-    rsp_log(RSP_LOG_WARN, "ipa", "%s refused by the SM-DP+: %s %s/%s", path,
+    rsp_log(RSP_LOG_WARN, "ipa", "%s refused by %s: %s %s/%s", path, d->p->smdp_address,
             rsp_msg_json_status_name(h->function_execution_status.status),
             s && s->subject_code ? s->subject_code : "-",
             s && s->reason_code ? s->reason_code : "-");
@@ -676,4 +677,135 @@ rsp_err_t rsp_ipa_download_indirect(struct rsp_ipa *ipa, const struct rsp_ipa_do
   out->indirect = true;
   ipa->stats.indirect_downloads++;
   return download(&d, out);
+}
+
+/* ---- SM-DS event retrieval (SGP.22 §3.6.2; ES11, or ES11' through the eIM) ------------------- */
+
+typedef rsp_err_t (*events_fn)(struct dl *d, struct rsp_slice asr, struct rsp_ipa_smds_events *out);
+
+/* One event; either field empty or too long for the download it names is skipped (logged). */
+static void event_add(struct rsp_ipa_smds_events *out, struct rsp_slice id, struct rsp_slice addr) {
+  if (out->n >= RSP_IPA_SMDS_EVENTS_MAX) return;
+  if (!id.len || !addr.len || id.len > RSP_IPA_SMDS_FIELD_MAX ||
+      addr.len > RSP_IPA_SMDS_FIELD_MAX || memchr(id.p, 0, id.len) || memchr(addr.p, 0, addr.len)) {
+    rsp_log(RSP_LOG_WARN, "ipa", "SM-DS event skipped: empty or oversized eventId or address");
+    return;
+  }
+  struct rsp_ipa_smds_event *e = &out->v[out->n++];
+  memcpy(e->event_id, id.p, id.len);
+  e->event_id[id.len] = '\0';
+  memcpy(e->rsp_server_address, addr.p, addr.len);
+  e->rsp_server_address[addr.len] = '\0';
+}
+
+/* ES11.AuthenticateClient: the ES9+ request at the ES9+ path, eventEntries in the answer. */
+static rsp_err_t es11_events(struct dl *d, struct rsp_slice asr, struct rsp_ipa_smds_events *out) {
+  struct rsp_es11_json_authenticate_client_resp ac;
+  struct rsp_es9p_json_authenticate_client_req q = {.transaction_id = txid(d),
+                                                    .authenticate_server_response = asr};
+  rsp_err_t rc =
+      es9(d, RSP_ES9P_PATH_AUTHENTICATE_CLIENT, &rsp_es9p_json_authenticate_client_req_type, &q,
+          &rsp_es11_json_authenticate_client_resp_type, &ac);
+  if (rc != RSP_OK) return rc;
+  const struct rsp_es11_json_event_entry *e = ac.event_entries.v;
+  for (size_t i = 0; i < ac.event_entries.n; i++)
+    event_add(out, rsp_msg_slice(e[i].event_id, strlen(e[i].event_id)),
+              rsp_msg_slice(e[i].rsp_server_address, strlen(e[i].rsp_server_address)));
+  return RSP_OK;
+}
+
+/* AuthenticateClientOkDSEsipa: the eIM relayed ES11 and hands the event over as a
+ * ProfileDownloadTriggerRequest whose activation code names the SM-DP+ and the eventId. */
+static rsp_err_t esipa_events(struct dl *d, struct rsp_slice asr, struct rsp_ipa_smds_events *out) {
+  struct rsp_buf req;
+  struct rsp_der_writer w;
+  struct rsp_msg_esipa_message_from_eim_to_ipa *m = NULL;
+  struct rsp_msg_activation_code ac;
+  const char *why = NULL;
+  rsp_buf_init(&req, RSP_IPA_ESIPA_MAX);
+  rsp_der_writer_init(&w, &req);
+  txid_and(d, &w, RSP_TAG_AUTHENTICATE_CLIENT_REQUEST_ESIPA, minimized(d, asr, ANSWER_AUTH));
+  rsp_err_t rc =
+      esipa(d, &w, RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_AUTHENTICATE_CLIENT_RESPONSE_ESIPA, &m);
+  rsp_buf_free(&req);
+  if (rc != RSP_OK) return rc;
+  const struct rsp_msg_authenticate_client_response_esipa *r =
+      m->u.authenticate_client_response_esipa;
+  if (r->which == RSP_MSG_AUTHENTICATE_CLIENT_RESPONSE_ESIPA_AUTHENTICATE_CLIENT_ERROR_ESIPA)
+    return refused(d, r->u.authenticate_client_error_esipa);
+  if (r->which != RSP_MSG_AUTHENTICATE_CLIENT_RESPONSE_ESIPA_AUTHENTICATE_CLIENT_OK_DS_ESIPA) {
+    rsp_log(RSP_LOG_WARN, "ipa", "the eIM answered the SM-DS retrieval like an SM-DP+");
+    return RSP_E_STATE;
+  }
+  const struct rsp_msg_authenticate_client_ok_ds_esipa *ok = r->u.authenticate_client_ok_ds_esipa;
+  if ((rc = check_echo(d, ok->transaction_id)) != RSP_OK) return rc;
+  const struct rsp_msg_profile_download_data *pd =
+      ok->profile_download_trigger ? ok->profile_download_trigger->profile_download_data : NULL;
+  if (!pd) return RSP_OK; /* no event */
+  if (pd->which != RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE ||
+      rsp_msg_activation_code_parse((const char *)pd->u.activation_code.p,
+                                    pd->u.activation_code.len, &ac, &why) != RSP_OK) {
+    rsp_log(RSP_LOG_WARN, "ipa", "the eIM's SM-DS event is no activation code: %s",
+            why ? why : "another form");
+    return RSP_E_STATE;
+  }
+  event_add(out, rsp_msg_slice(ac.matching_id, strlen(ac.matching_id)),
+            rsp_msg_slice(ac.smdp_address, strlen(ac.smdp_address)));
+  return RSP_OK;
+}
+
+/* GetEUICCChallenge .. initiateAuthentication at the SM-DS, AuthenticateServer, then the
+ * server's authenticateClient gives the events. The card's session needs no cancel: it only
+ * signed euiccSigned1 for the SM-DS, and the next AuthenticateServer replaces it. */
+static rsp_err_t retrieve(struct dl *d, events_fn events, struct rsp_ipa_smds_events *out) {
+  struct rsp_ipa *ipa = d->ipa;
+  struct dl_auth ia = {0};
+  memset(out, 0, sizeof *out);
+  ipa->stats.smds_retrievals++;
+  rsp_msg_json_doc_init(&d->doc);
+  rsp_arena_init(&d->arena, RSP_MSG_ARENA_CAP);
+  rsp_buf_init(&d->card_resp, RSP_ES10_MAX_RESPONSE);
+  rsp_err_t rc = rsp_es10_client_open(&ipa->es10);
+  if (rc == RSP_OK) rc = start(d, &ia);
+  if (rc == RSP_OK) {
+    d->step = "AuthenticateServer";
+    rc = authenticate_server(d, &ia, ia.matching_id);
+  }
+  if (rc == RSP_OK) {
+    d->step = "authenticateClient";
+    rc = events(d, card_answer(d), out);
+  }
+  if (rc != RSP_OK) {
+    out->failed_step = d->step ? d->step : "open";
+    rsp_log(RSP_LOG_WARN, "ipa", "SM-DS %s: event retrieval failed at %s: %s",
+            d->p->smdp_address ? d->p->smdp_address : "(the eIM's)", out->failed_step,
+            rsp_strerror(rc));
+  } else {
+    rsp_log(RSP_LOG_INFO, "ipa", "SM-DS %s: %zu event%s", d->p->smdp_address, out->n,
+            out->n == 1 ? "" : "s");
+  }
+  rsp_es10_client_close(&ipa->es10);
+  rsp_buf_free(&d->card_resp);
+  rsp_arena_free(&d->arena);
+  rsp_msg_json_doc_free(&d->doc);
+  return rc;
+}
+
+rsp_err_t rsp_ipa_smds_events(struct rsp_ipa *ipa, const struct rsp_ipa_es9_ops *es9_ops,
+                              void *es9_ctx, const char *smds_address,
+                              struct rsp_ipa_smds_events *out) {
+  struct rsp_ipa_download_params p = {.smdp_address = smds_address};
+  struct dl d = {.ipa = ipa, .srv = &es9_server, .es9 = es9_ops, .es9_ctx = es9_ctx, .p = &p};
+  if (!ipa || !es9_ops || !smds_address || !smds_address[0] || !out) return RSP_E_INVALID_ARG;
+  return retrieve(&d, es11_events, out);
+}
+
+rsp_err_t rsp_ipa_smds_events_indirect(struct rsp_ipa *ipa, const char *smds_address,
+                                       struct rsp_slice eim_transaction_id,
+                                       struct rsp_ipa_smds_events *out) {
+  struct rsp_ipa_download_params p = {.smdp_address = smds_address,
+                                      .eim_transaction_id = eim_transaction_id};
+  struct dl d = {.ipa = ipa, .srv = &esipa_server, .p = &p};
+  if (!ipa || !ipa->esipa || !smds_address || !smds_address[0] || !out) return RSP_E_INVALID_ARG;
+  return retrieve(&d, esipa_events, out);
 }

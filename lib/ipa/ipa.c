@@ -1,4 +1,5 @@
 /* IPA core: the eIM package loop (SGP.32 §3.3 "eIM package retrieval", notes 2.2 and 3). */
+#include <stdio.h>
 #include <string.h>
 
 #include "ipa_internal.h"
@@ -339,7 +340,7 @@ static rsp_err_t euicc_data(struct rsp_ipa *ipa, const struct rsp_msg_ipa_euicc_
 
 /* Where a trigger points: the activation code's SM-DP+ and matchingId, or the card's default
  * SM-DP+ (notes 3.6); for an indirect download also nothing at all (the eIM keeps the activation
- * code, eimDownloadDataHandling). SM-DS events are not supported yet. */
+ * code, eimDownloadDataHandling). contactSmds is smds_target's. */
 static bool trigger_target(struct rsp_ipa *ipa, const struct rsp_msg_profile_download_data *pd,
                            bool indirect, struct rsp_msg_activation_code *ac, struct rsp_arena *a) {
   rsp_msg_activation_code_init(ac);
@@ -364,6 +365,61 @@ static bool trigger_target(struct rsp_ipa *ipa, const struct rsp_msg_profile_dow
     return true;
   }
   return false;
+}
+
+/* The SM-DS a contactSmds trigger names, else the card's root SM-DS (ES10a
+ * GetEuiccConfiguredAddresses rootDsAddress); false when there is none. */
+static bool smds_address(struct rsp_ipa *ipa,
+                         const struct rsp_msg_profile_download_data_contact_smds *cs, char *out,
+                         size_t size, struct rsp_arena *a) {
+  struct rsp_msg_euicc_configured_addresses_request r = {0};
+  struct rsp_msg_euicc_configured_addresses_response *ad = NULL;
+  struct rsp_slice addr = cs ? cs->smds_address : rsp_msg_slice(NULL, 0);
+  if (!addr.len && card(ipa, &rsp_msgt_euicc_configured_addresses_request, &r,
+                        &rsp_msgt_euicc_configured_addresses_response, a, (void **)&ad) == RSP_OK)
+    addr = ad->root_ds_address;
+  if (!addr.len || addr.len >= size || memchr(addr.p, 0, addr.len)) {
+    rsp_log(RSP_LOG_WARN, "ipa",
+            "contactSmds: the trigger names no SM-DS and the card has no root SM-DS address");
+    return false;
+  }
+  memcpy(out, addr.p, addr.len);
+  out[addr.len] = '\0';
+  return true;
+}
+
+/* contactSmds (SGP.32 ProfileDownloadData [2], SGP.22 §3.6.2): the SM-DS's first event for this
+ * eUICC becomes the download, rspServerAddress as the SM-DP+ and eventId as the matchingId. The
+ * retrieval runs its own ISD-R session, directly (ES11 through the ES9+ port) or through the eIM
+ * (AuthenticateClientOkDSEsipa); the session of the poll is open again afterwards. No event is a
+ * failed trigger (profileDownloadError), logged as such. */
+static bool smds_target(struct rsp_ipa *ipa, const struct rsp_msg_profile_download_data *pd,
+                        const struct rsp_msg_profile_download_trigger_request *q, bool indirect,
+                        struct rsp_msg_activation_code *ac, struct rsp_arena *a) {
+  char smds[RSP_MSG_AC_MAX_LEN + 1];
+  struct rsp_ipa_smds_events ev;
+  rsp_err_t rc = RSP_E_INVALID_ARG;
+  rsp_msg_activation_code_init(ac);
+  if (!indirect && !ipa->es9) return false;
+  if (!smds_address(ipa, pd->u.contact_smds, smds, sizeof smds, a)) return false;
+  rsp_es10_client_close(&ipa->es10);
+  if (indirect)
+    rc = rsp_ipa_smds_events_indirect(ipa, smds, q->eim_transaction_id, &ev);
+  else
+    rc = rsp_ipa_smds_events(ipa, ipa->es9, ipa->es9_ctx, smds, &ev);
+  if (rsp_es10_client_open(&ipa->es10) != RSP_OK || rc != RSP_OK) return false;
+  if (ev.n == 0) {
+    rsp_log(RSP_LOG_WARN, "ipa", "contactSmds: no event for this eUICC at the SM-DS %s", smds);
+    return false;
+  }
+  if (ev.n > 1)
+    rsp_log(RSP_LOG_INFO, "ipa", "contactSmds: %zu events at %s, downloading the first", ev.n,
+            smds);
+  snprintf(ac->smdp_address, sizeof ac->smdp_address, "%s", ev.v[0].rsp_server_address);
+  snprintf(ac->matching_id, sizeof ac->matching_id, "%s", ev.v[0].event_id);
+  rsp_log(RSP_LOG_INFO, "ipa", "contactSmds: event %s at %s from the SM-DS %s", ac->matching_id,
+          ac->smdp_address, smds);
+  return true;
 }
 
 /* Does the card's eIM configuration (the entry of ipa->eim_id, or any entry) ask for indirect
@@ -432,7 +488,11 @@ static rsp_err_t trigger(struct rsp_ipa *ipa,
   ipa->stats.triggers++;
   rsp_ipa_download_result_init(&r);
   bool indirect = download_indirect(ipa, a);
-  if ((indirect || ipa->es9) && trigger_target(ipa, q->profile_download_data, indirect, &ac, a)) {
+  const struct rsp_msg_profile_download_data *pd = q->profile_download_data;
+  bool target = pd && pd->which == RSP_MSG_PROFILE_DOWNLOAD_DATA_CONTACT_SMDS
+                    ? smds_target(ipa, pd, q, indirect, &ac, a)
+                    : (indirect || ipa->es9) && trigger_target(ipa, pd, indirect, &ac, a);
+  if (target) {
     trigger_download(ipa, q, &ac, indirect, &r);
     rsp_err_t rc = rsp_es10_client_open(&ipa->es10);
     if (rc != RSP_OK) {

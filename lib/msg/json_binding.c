@@ -1,5 +1,6 @@
-/* The table-driven JSON <-> struct engine of the ES9+, ES2+ (SGP.22 §6.5) and ESipa (SGP.32 §6.4)
- * JSON bindings, on jansson. The field tables live in es9p_json.c, es2p_json.c and esipa_json.c;
+/* The table-driven JSON <-> struct engine of the ES9+, ES2+, ES11, ES12 (SGP.22 §6.5) and ESipa
+ * (SGP.32 §6.4) JSON bindings, on jansson. The field tables live in es9p_json.c, es2p_json.c,
+ * es11_json.c and esipa_json.c;
  * this file knows the kinds of value (include/rsp/msg/json.h), the request and response headers
  * with functionExecutionStatus, and the function table that maps HTTP paths to body types.
  *
@@ -190,9 +191,21 @@ bool rsp_msg_json_field_present(const struct rsp_msg_json_field *f, const void *
   case RSP_MSG_JSON_OBJECT:
     if (f->flags & RSP_MSG_JSON_F_INLINE) return object_present(f->type, p);
     return *(const void *const *)p != NULL;
+  case RSP_MSG_JSON_ARRAY:
+    return ((const struct rsp_msg_json_array *)p)->v != NULL;
   default:
     return ((const struct rsp_slice *)p)->p != NULL;
   }
+}
+
+static bool array_equal(const struct rsp_msg_json_field *f, const struct rsp_msg_json_array *x,
+                        const struct rsp_msg_json_array *y) {
+  if (x->n != y->n) return false;
+  for (size_t i = 0; i < x->n; i++)
+    if (!rsp_msg_json_equal(f->type, (const char *)x->v + i * f->type->size,
+                            (const char *)y->v + i * f->type->size))
+      return false;
+  return true;
 }
 
 static bool field_equal(const struct rsp_msg_json_field *f, const void *a, const void *b) {
@@ -212,6 +225,8 @@ static bool field_equal(const struct rsp_msg_json_field *f, const void *a, const
   case RSP_MSG_JSON_OBJECT:
     if (f->flags & RSP_MSG_JSON_F_INLINE) return rsp_msg_json_equal(f->type, x, y);
     return rsp_msg_json_equal(f->type, *(const void *const *)x, *(const void *const *)y);
+  case RSP_MSG_JSON_ARRAY:
+    return array_equal(f, x, y);
   default: {
     const struct rsp_slice *s = x, *t = y;
     return s->len == t->len && (s->len == 0 || memcmp(s->p, t->p, s->len) == 0);
@@ -407,6 +422,40 @@ static rsp_err_t dec_object(struct ctx *c, const struct rsp_msg_json_field *f, c
   return dec_body(c, f->type, v, obj);
 }
 
+/* An array of objects of the field's type, into one block of n items (the array's cap bounds
+ * it); each item's diagnostics name it as key[i]. */
+static rsp_err_t dec_array(struct ctx *c, const struct rsp_msg_json_field *f, const json_t *v,
+                           void *dst) {
+  struct rsp_msg_json_array *out = dst;
+  if (!json_is_array(v))
+    return fail(c, RSP_E_INVALID_ARG, RSP_MSG_JSON_P_TYPE, "expected an array, got %s",
+                json_type_name(v));
+  size_t n = json_array_size(v), max = max_len(f, RSP_MSG_JSON_MAX_ITEMS);
+  if (n > max)
+    return fail(c, RSP_E_BUF_CAP, RSP_MSG_JSON_P_SIZE, "%zu items, at most %zu allowed", n, max);
+  if (f->lo > 0 && n < (size_t)f->lo)
+    return fail(c, RSP_E_INVALID_ARG, RSP_MSG_JSON_P_VALUE, "%zu items, at least %lld required", n,
+                (long long)f->lo);
+  char *items = rsp_arena_alloc(c->arena, n ? n * f->type->size : 1);
+  if (!items) return nomem(c);
+  for (size_t i = 0; i < n; i++) {
+    const json_t *item = json_array_get(v, i);
+    size_t mark = strlen(c->path);
+    rsp_err_t rc = RSP_OK;
+    snprintf(c->path + mark, sizeof c->path - mark, "[%zu]", i);
+    if (!json_is_object(item))
+      rc = fail(c, RSP_E_INVALID_ARG, RSP_MSG_JSON_P_TYPE, "expected an object, got %s",
+                json_type_name(item));
+    else
+      rc = dec_body(c, f->type, item, items + i * f->type->size);
+    path_pop(c, mark);
+    if (rc != RSP_OK) return rc;
+  }
+  out->v = items;
+  out->n = n;
+  return RSP_OK;
+}
+
 static rsp_err_t dec_value(struct ctx *c, const struct rsp_msg_json_field *f, const json_t *v,
                            void *dst) {
   switch (f->kind) {
@@ -425,6 +474,8 @@ static rsp_err_t dec_value(struct ctx *c, const struct rsp_msg_json_field *f, co
     return dec_enum(c, f, v, dst);
   case RSP_MSG_JSON_OBJECT:
     return dec_object(c, f, v, dst);
+  case RSP_MSG_JSON_ARRAY:
+    return dec_array(c, f, v, dst);
   default:
     return fail(c, RSP_E_INTERNAL, RSP_MSG_JSON_P_VALUE, "bad field kind %u", f->kind);
   }
@@ -612,6 +663,30 @@ static rsp_err_t enc_object(struct ctx *c, const struct rsp_msg_json_field *f, c
   return enc_body(c, f->type, obj, *out);
 }
 
+static rsp_err_t enc_array(struct ctx *c, const struct rsp_msg_json_field *f,
+                           const struct rsp_msg_json_array *a, json_t **out) {
+  size_t max = max_len(f, RSP_MSG_JSON_MAX_ITEMS);
+  if (a->n > max || (f->lo > 0 && a->n < (size_t)f->lo))
+    return fail(c, RSP_E_INVALID_ARG, RSP_MSG_JSON_P_SIZE, "%zu items, %lld..%zu allowed", a->n,
+                (long long)f->lo, max);
+  if (!(*out = json_array())) return nomem(c);
+  for (size_t i = 0; i < a->n; i++) {
+    json_t *o = json_object();
+    size_t mark = strlen(c->path);
+    rsp_err_t rc = RSP_OK;
+    snprintf(c->path + mark, sizeof c->path - mark, "[%zu]", i);
+    if (!o)
+      rc = nomem(c);
+    else
+      rc = enc_body(c, f->type, (const char *)a->v + i * f->type->size, o);
+    path_pop(c, mark);
+    /* the array takes the reference, also on failure */
+    if (o && json_array_append_new(*out, o) != 0 && rc == RSP_OK) rc = nomem(c);
+    if (rc != RSP_OK) return rc; /* the caller drops *out */
+  }
+  return RSP_OK;
+}
+
 static rsp_err_t enc_value(struct ctx *c, const struct rsp_msg_json_field *f, const void *src,
                            json_t **out) {
   switch (f->kind) {
@@ -628,6 +703,8 @@ static rsp_err_t enc_value(struct ctx *c, const struct rsp_msg_json_field *f, co
     return enc_scalar(c, f, src, out);
   case RSP_MSG_JSON_OBJECT:
     return enc_object(c, f, src, out);
+  case RSP_MSG_JSON_ARRAY:
+    return enc_array(c, f, src, out);
   default:
     return fail(c, RSP_E_INTERNAL, RSP_MSG_JSON_P_VALUE, "bad field kind %u", f->kind);
   }
@@ -819,6 +896,16 @@ static const struct rsp_msg_json_func_info funcs[] = {
          rsp_esipa_json_handle_notification),
     FUNC(ESIPA_CANCEL_SESSION, RSP_ESIPA_JSON_PATH_CANCEL_SESSION, "cancelSession",
          rsp_esipa_json_cancel_session),
+    /* ES11 shares the ES9+ bodies except these two (json.h) */
+    {RSP_MSG_JSON_FUNC_ES11_INITIATE_AUTHENTICATION, RSP_ES11_PATH_INITIATE_AUTHENTICATION,
+     "initiateAuthentication", &rsp_es11_json_initiate_authentication_req_type,
+     &rsp_es9p_json_initiate_authentication_resp_type},
+    {RSP_MSG_JSON_FUNC_ES11_AUTHENTICATE_CLIENT, RSP_ES11_PATH_AUTHENTICATE_CLIENT,
+     "authenticateClient", &rsp_es9p_json_authenticate_client_req_type,
+     &rsp_es11_json_authenticate_client_resp_type},
+    FUNC(ES12_REGISTER_EVENT, RSP_ES12_PATH_REGISTER_EVENT, "registerEvent",
+         rsp_es12_json_register_event),
+    FUNC(ES12_DELETE_EVENT, RSP_ES12_PATH_DELETE_EVENT, "deleteEvent", rsp_es12_json_delete_event),
 };
 
 _Static_assert(sizeof funcs / sizeof funcs[0] == RSP_MSG_JSON_FUNC__COUNT - 1,

@@ -93,6 +93,8 @@ static void read_request(struct evhttp_request *req, struct rsp_net_request *r, 
   r->content_type = evhttp_find_header(in, "Content-Type");
   r->admin_protocol = evhttp_find_header(in, "X-Admin-Protocol");
   r->user_agent = evhttp_find_header(in, "User-Agent");
+  r->authorization = evhttp_find_header(in, "Authorization");
+  r->api_key = evhttp_find_header(in, "X-API-Key");
   if (rsp__net_tls_peer_subject(
           bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(conn)), subject,
           subject_size))

@@ -6,6 +6,7 @@
  * and every element the card signs over is placed into the requests byte for byte as the
  * SM-DP+ produced it (rsp_der_put_raw), never re-encoded. */
 #include "rsp/smdp/bind.h"
+#include "rsp/smdp/smds.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -113,48 +114,76 @@ static rsp_err_t key_matches(struct rsp_signer *signer, const struct rsp_cert *c
   return rc;
 }
 
-static rsp_err_t load_role(const char *dir, const char *role, enum rsp_cert_role want,
-                           struct rsp_signer **signer, struct rsp_cert **cert) {
+/* DIR/<party>/<role>/{key.pem,cert.der}: the certificate must carry the role policy `want` and
+ * certify the key. */
+static rsp_err_t load_role(const char *dir, const char *party, const char *role,
+                           enum rsp_cert_role want, struct rsp_signer **signer,
+                           struct rsp_cert **cert) {
   char rel[64], path[PATH_MAX];
-  snprintf(rel, sizeof rel, "smdp/%s/key.pem", role);
+  snprintf(rel, sizeof rel, "%s/%s/key.pem", party, role);
   rsp_err_t rc = path_join(path, sizeof path, dir, rel);
   if (rc == RSP_OK) rc = rsp_signer_inproc_load(path, signer);
-  snprintf(rel, sizeof rel, "smdp/%s/cert.der", role);
+  snprintf(rel, sizeof rel, "%s/%s/cert.der", party, role);
   if (rc == RSP_OK) rc = path_join(path, sizeof path, dir, rel);
   if (rc == RSP_OK) rc = rsp_cert_load_file(path, cert);
   if (rc == RSP_OK && rsp_cert_role(*cert) != want) rc = RSP_E_CERT_POLICY;
   if (rc == RSP_OK) rc = key_matches(*signer, *cert);
   if (rc != RSP_OK)
-    rsp_log(RSP_LOG_ERROR, COMP, "SM-DP+ %s identity in %s: %s", role, dir, rsp_strerror(rc));
+    rsp_log(RSP_LOG_ERROR, COMP, "%s %s identity in %s: %s", party, role, dir, rsp_strerror(rc));
   return rc;
 }
 
-rsp_err_t rsp_smdp_identity_load(const char *pki_dir, struct rsp_smdp_identity **out) {
-  rsp_err_t rc = RSP_E_INTERNAL;
-  struct rsp_smdp_identity *id = NULL;
+/* The CI of DIR/ci/cert.der and the OID of the auth certificate, for either server. */
+static rsp_err_t load_ci_and_oid(const char *pki_dir, struct rsp_smdp_identity *id) {
   char path[PATH_MAX];
-  if (!pki_dir || !out) return RSP_E_INVALID_ARG;
-  *out = NULL;
-  if (!(id = rsp_calloc(1, sizeof *id))) return RSP_E_NOMEM;
-  if ((rc = load_role(pki_dir, "auth", RSP_ROLE_DP_AUTH, &id->auth, &id->auth_cert)) != RSP_OK ||
-      (rc = load_role(pki_dir, "pb", RSP_ROLE_DP_PB, &id->pb, &id->pb_cert)) != RSP_OK)
-    goto out;
+  rsp_err_t rc;
   if ((rc = rsp_ci_store_new(&id->cis)) != RSP_OK ||
       (rc = path_join(path, sizeof path, pki_dir, "ci/cert.der")) != RSP_OK ||
       (rc = rsp_ci_store_add_file(id->cis, path)) != RSP_OK)
-    goto out;
-  if ((rc = rsp_cert_ski(rsp_ci_store_get(id->cis, 0), &id->ci_ski)) != RSP_OK) goto out;
+    return rc;
+  if ((rc = rsp_cert_ski(rsp_ci_store_get(id->cis, 0), &id->ci_ski)) != RSP_OK) return rc;
   /* The OID the card reports back (PIR smdpOid, EuiccCancelSessionSigned): SGP.22 §4.5.2.1 */
-  rc = rsp_cert_registered_id(id->auth_cert, id->oid, sizeof id->oid, &id->oid_len);
-out:
+  return rsp_cert_registered_id(id->auth_cert, id->oid, sizeof id->oid, &id->oid_len);
+}
+
+static rsp_err_t identity_done(rsp_err_t rc, const char *what, const char *pki_dir,
+                               struct rsp_smdp_identity *id, struct rsp_smdp_identity **out) {
   if (rc != RSP_OK) {
-    rsp_log(RSP_LOG_ERROR, COMP, "cannot load the SM-DP+ identity from %s: %s", pki_dir,
+    rsp_log(RSP_LOG_ERROR, COMP, "cannot load the %s identity from %s: %s", what, pki_dir,
             rsp_strerror(rc));
     rsp_smdp_identity_destroy(id);
     id = NULL;
   }
   *out = id;
   return rc;
+}
+
+rsp_err_t rsp_smdp_identity_load(const char *pki_dir, struct rsp_smdp_identity **out) {
+  rsp_err_t rc = RSP_E_INTERNAL;
+  struct rsp_smdp_identity *id = NULL;
+  if (!pki_dir || !out) return RSP_E_INVALID_ARG;
+  *out = NULL;
+  if (!(id = rsp_calloc(1, sizeof *id))) return RSP_E_NOMEM;
+  if ((rc = load_role(pki_dir, "smdp", "auth", RSP_ROLE_DP_AUTH, &id->auth, &id->auth_cert)) ==
+          RSP_OK &&
+      (rc = load_role(pki_dir, "smdp", "pb", RSP_ROLE_DP_PB, &id->pb, &id->pb_cert)) == RSP_OK)
+    rc = load_ci_and_oid(pki_dir, id);
+  return identity_done(rc, "SM-DP+", pki_dir, id, out);
+}
+
+/* The SM-DS signs serverSigned1 with SK.DSauth (SGP.22 §4.5.2.1, role id-rspRole-ds-auth); the
+ * rest of the identity serves it as it serves the SM-DP+ (the CI the eUICC chains must reach).
+ * It has no CERT.DPpb: it binds no profile. */
+rsp_err_t rsp_smds_identity_load(const char *pki_dir, struct rsp_smdp_identity **out) {
+  rsp_err_t rc = RSP_E_INTERNAL;
+  struct rsp_smdp_identity *id = NULL;
+  if (!pki_dir || !out) return RSP_E_INVALID_ARG;
+  *out = NULL;
+  if (!(id = rsp_calloc(1, sizeof *id))) return RSP_E_NOMEM;
+  if ((rc = load_role(pki_dir, "smds", "auth", RSP_ROLE_DS_AUTH, &id->auth, &id->auth_cert)) ==
+      RSP_OK)
+    rc = load_ci_and_oid(pki_dir, id);
+  return identity_done(rc, "SM-DS", pki_dir, id, out);
 }
 
 void rsp_smdp_identity_destroy(struct rsp_smdp_identity *id) {

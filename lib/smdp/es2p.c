@@ -206,7 +206,33 @@ static rsp_err_t matching_id_set(struct rsp_smdp_service *svc, const char *given
   return rc;
 }
 
-/* eid, matchingId and confirmation code of the confirmation. */
+/* smdsAddress (SGP.22 §5.3.2): the order's event goes to that SM-DS once released, named by the
+ * card's EID and the order's matchingId (its eventId), so both are needed; the address must fit
+ * where the device will use it, as an activation code's SM-DP+ address does. */
+static void confirm_smds(const char *smds, struct rsp__smdp_order_row *o,
+                         struct rsp__smdp_refusal *ref) {
+  struct rsp_msg_activation_code ac;
+  char text[RSP_SMDP_AC_MAX];
+  if (!smds) return;
+  rsp_msg_activation_code_init(&ac);
+  if (strlen(smds) <= RSP_SMDP_ADDRESS_MAX)
+    snprintf(ac.smdp_address, sizeof ac.smdp_address, "%s", smds);
+  snprintf(ac.matching_id, sizeof ac.matching_id, "CHECK");
+  if (!smds[0] || strlen(smds) > RSP_SMDP_ADDRESS_MAX ||
+      rsp_msg_activation_code_format(&ac, text, sizeof text, NULL, NULL) != RSP_OK)
+    rsp__smdp_refuse(ref, RSP_SMDS_SUBJECT_SMDS_ADDRESS, RSP_SMDP_REASON_FORMAT,
+                     "smdsAddress is not an address");
+  else if (!o->eid[0])
+    rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_EID, RSP_SMDP_REASON_MISSING,
+                     "an event at the SM-DS needs the EID");
+  else if (!o->matching_id[0])
+    rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_MATCHING_ID, RSP_SMDP_REASON_MISSING,
+                     "an event at the SM-DS needs a matchingId (its eventId)");
+  else
+    snprintf(o->smds_address, sizeof o->smds_address, "%s", smds);
+}
+
+/* eid, matchingId, smdsAddress and confirmation code of the confirmation. */
 static rsp_err_t confirm_fields(struct rsp_smdp_service *svc,
                                 const struct rsp_es2p_json_confirm_order_req *q,
                                 struct rsp__smdp_order_row *o, struct rsp__smdp_refusal *ref) {
@@ -221,6 +247,8 @@ static rsp_err_t confirm_fields(struct rsp_smdp_service *svc,
   if (eid[0]) memcpy(o->eid, eid, sizeof o->eid);
   rsp_err_t rc = matching_id_set(svc, q->matching_id, o, ref);
   if (rc != RSP_OK || ref->set) return rc;
+  confirm_smds(q->smds_address, o, ref);
+  if (ref->set) return RSP_OK;
   /* only SHA-256(code) is kept: hashCc is computed from it (notes 4.3) */
   o->has_cc = q->confirmation_code && q->confirmation_code[0];
   if (o->has_cc) {
@@ -381,6 +409,53 @@ rsp_err_t rsp__smdp_progress_queue(struct rsp_smdp_service *svc,
                               now);
   if (rc != RSP_OK)
     rsp_log(RSP_LOG_ERROR, RSP__SMDP_COMP, "cannot queue the progress of order %lld: %s",
+            (long long)o->id, rc == RSP_E_JSON_INVALID ? diag.text : rsp_strerror(rc));
+  rsp_buf_free(&body);
+  return rc;
+}
+
+/* ---- ES12 calls toward the SM-DS (SM-DP+ -> SM-DS) ---------------------------------------------
+ */
+
+/* ES12.RegisterEvent {eid, rspServerAddress = this SM-DP+, eventId = matchingId} or
+ * ES12.DeleteEvent {eid, eventId} (SGP.22 §5.5), queued in the caller's transaction: it goes out
+ * if and only if the order's state change commits (rsp_smdp_service_es12_flush). */
+rsp_err_t rsp__smdp_es12_queue(struct rsp_smdp_service *svc, struct rsp__smdp_order_row *o,
+                               bool register_event) {
+  struct rsp_es12_json_register_event_req rq;
+  struct rsp_es12_json_delete_event_req dq;
+  struct rsp_msg_json_diag diag;
+  struct rsp_buf body;
+  uint8_t eid[RSP_EID_LEN], nonce[4];
+  char call_id[80];
+  int64_t now = rsp__smdp_now(svc);
+  rsp_err_t rc = rsp_random(nonce, sizeof nonce);
+  if (rc == RSP_OK) rc = rsp_eid_from_string(o->eid, eid);
+  if (rc != RSP_OK) return rc;
+  snprintf(call_id, sizeof call_id, "%lld-%s-%lld-%02X%02X%02X%02X", (long long)o->id,
+           register_event ? "register" : "delete", (long long)now, nonce[0], nonce[1], nonce[2],
+           nonce[3]);
+  struct rsp_msg_json_req_header h = {svc->requester_id, call_id};
+  rsp_buf_init(&body, RSP_MSG_JSON_MAX_BODY);
+  if (register_event) {
+    rq = (struct rsp_es12_json_register_event_req){h, rsp_msg_slice(eid, sizeof eid), svc->address,
+                                                   o->matching_id,
+                                                   (struct rsp_msg_bool){false, true}};
+    rc = rsp_msg_json_encode(&rsp_es12_json_register_event_req_type, &rq, &body, &diag);
+  } else {
+    dq = (struct rsp_es12_json_delete_event_req){h, rsp_msg_slice(eid, sizeof eid), o->matching_id};
+    rc = rsp_msg_json_encode(&rsp_es12_json_delete_event_req_type, &dq, &body, &diag);
+  }
+  if (rc == RSP_OK) rc = rsp_buf_append_byte(&body, 0);
+  if (rc == RSP_OK)
+    rc = rsp__smdp_es12_add(svc->db, o->id, o->smds_address,
+                            register_event ? RSP_ES12_PATH_REGISTER_EVENT
+                                           : RSP_ES12_PATH_DELETE_EVENT,
+                            (const char *)body.data, now);
+  if (rc == RSP_OK)
+    o->smds_event = register_event ? RSP__SMDP_EVENT_REGISTERED : RSP__SMDP_EVENT_DELETED;
+  else
+    rsp_log(RSP_LOG_ERROR, RSP__SMDP_COMP, "cannot queue the SM-DS event of order %lld: %s",
             (long long)o->id, rc == RSP_E_JSON_INVALID ? diag.text : rsp_strerror(rc));
   rsp_buf_free(&body);
   return rc;

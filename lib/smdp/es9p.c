@@ -37,6 +37,12 @@ rsp_err_t rsp__smdp_session_load(struct rsp_smdp_service *svc, struct rsp_slice 
                      r->s.stage == RSP_SMDP_STAGE_CLOSED ? "closed" : "in another step");
     return RSP_OK;
   }
+  /* An SM-DP+ and an SM-DS may share one store: each takes only the sessions it opened. */
+  if (strcasecmp(r->s.server_address, svc->address) != 0) {
+    rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_TRANSACTION_ID, RSP_SMDP_REASON_UNKNOWN,
+                     "transactionId of another server");
+    return RSP_OK;
+  }
   if (rsp__smdp_now(svc) >= r->expires) {
     rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_TRANSACTION_ID, RSP_SMDP_REASON_UNKNOWN,
                      "session expired");
@@ -54,7 +60,7 @@ void rsp__smdp_refuse_status(struct rsp__smdp_refusal *ref, const struct rsp_smd
 }
 
 /* A session ends: refused, cancelled or done. */
-static rsp_err_t session_close(struct rsp_smdp_service *svc, struct rsp__smdp_session_row *r) {
+rsp_err_t rsp__smdp_session_close(struct rsp_smdp_service *svc, struct rsp__smdp_session_row *r) {
   r->s.stage = RSP_SMDP_STAGE_CLOSED;
   return rsp__smdp_session_update(svc->db, r);
 }
@@ -108,20 +114,18 @@ static bool ski_listed(const struct rsp_slice *v, size_t n, const struct rsp_key
   return false;
 }
 
-/* smdpAddress is ours (case-insensitive, SGP.22 §5.6.1) and the card both verifies with and signs
- * under our CI (euiccInfo1, notes 4.1): that CI is euiccCiPKIdToBeUsed. */
-static void ia_check(const struct rsp_smdp_service *svc,
-                     const struct rsp_es9p_json_initiate_authentication_req *q,
-                     struct rsp__smdp_refusal *ref) {
+void rsp__smdp_ia_check(const struct rsp_smdp_service *svc, const char *address,
+                        struct rsp_slice euicc_info1, const char *subject_address,
+                        const char *subject_security, struct rsp__smdp_refusal *ref) {
   struct rsp_arena a;
   struct rsp_msg_euicc_info1 *info = NULL;
   const struct rsp_keyid *ci = &svc->id->ci_ski;
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  if (strcasecmp(q->smdp_address, svc->address) != 0)
-    rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_SMDP_ADDRESS, RSP_SMDP_REASON_REFUSED,
-                     "smdpAddress %s is not this SM-DP+", q->smdp_address);
-  else if (rsp_msg_decode(&rsp_msgt_euicc_info1, q->euicc_info1.p, q->euicc_info1.len, &a,
-                          (void **)&info, NULL) != RSP_OK)
+  if (strcasecmp(address, svc->address) != 0)
+    rsp__smdp_refuse(ref, subject_address, RSP_SMDP_REASON_REFUSED,
+                     "%s is not this server's address", address);
+  else if (rsp_msg_decode(&rsp_msgt_euicc_info1, euicc_info1.p, euicc_info1.len, &a, (void **)&info,
+                          NULL) != RSP_OK)
     rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_EUICC, RSP_SMDP_REASON_FORMAT,
                      "euiccInfo1 is not EUICCInfo1");
   else if (!info->euicc_ci_pk_id_list_for_verification || !info->euicc_ci_pk_id_list_for_signing ||
@@ -129,8 +133,8 @@ static void ia_check(const struct rsp_smdp_service *svc,
                        info->euicc_ci_pk_id_list_for_verification->n, ci) ||
            !ski_listed(info->euicc_ci_pk_id_list_for_signing->v,
                        info->euicc_ci_pk_id_list_for_signing->n, ci))
-    rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_SECURITY_CONFIGURATION, RSP_SMDP_REASON_UNSUPPORTED,
-                     "the eUICC does not support this SM-DP+'s CI");
+    rsp__smdp_refuse(ref, subject_security, RSP_SMDP_REASON_UNSUPPORTED,
+                     "the eUICC does not support this server's CI");
   rsp_arena_free(&a);
 }
 
@@ -138,6 +142,7 @@ static rsp_err_t ia_answer(const struct rsp_smdp_service *svc, const struct rsp_
                            const struct rsp_buf *ss1, const uint8_t sig[RSP_SIG_RAW_LEN],
                            struct rsp_msg_json_doc *mem,
                            struct rsp_es9p_json_initiate_authentication_resp *resp) {
+  /* CERT.DPauth, or CERT.DSauth when the service is an SM-DS */
   struct rsp_slice cert = rsp_cert_der(svc->id->auth_cert);
   rsp_err_t rc =
       rsp__smdp_mem_dup(mem, s->transaction_id, s->transaction_id_len, &resp->transaction_id);
@@ -152,28 +157,35 @@ static rsp_err_t ia_answer(const struct rsp_smdp_service *svc, const struct rsp_
   return rc;
 }
 
+rsp_err_t rsp__smdp_ia_open(struct rsp_smdp_service *svc, struct rsp_slice euicc_challenge,
+                            struct rsp_msg_json_doc *mem,
+                            struct rsp_es9p_json_initiate_authentication_resp *resp) {
+  struct rsp__smdp_session_row row;
+  struct rsp_buf ss1;
+  uint8_t sig[RSP_SIG_RAW_LEN];
+  memset(&row, 0, sizeof row);
+  rsp_smdp_session_init(&row.s);
+  rsp_buf_init(&ss1, SIGNED_MAX);
+  rsp_err_t rc =
+      rsp_smdp_server_signed1_make(svc->id, &row.s, euicc_challenge.p, svc->address, &ss1, sig);
+  row.created = rsp__smdp_now(svc);
+  row.expires = row.created + svc->session_ttl;
+  if (rc == RSP_OK) rc = rsp__smdp_session_insert(svc->db, &row);
+  if (rc == RSP_OK) rc = ia_answer(svc, &row.s, &ss1, sig, mem, resp);
+  rsp_buf_free(&ss1);
+  rsp_smdp_session_free(&row.s);
+  return rc;
+}
+
+/* smdpAddress is ours (case-insensitive, SGP.22 §5.6.1) and the card both verifies with and signs
+ * under our CI (euiccInfo1, notes 4.1): that CI is euiccCiPKIdToBeUsed. */
 static rsp_err_t initiate_authentication(struct rsp_smdp_service *svc, const void *vreq,
                                          struct rsp_msg_json_doc *mem, void *vresp,
                                          struct rsp__smdp_refusal *ref) {
   const struct rsp_es9p_json_initiate_authentication_req *q = vreq;
-  struct rsp__smdp_session_row row;
-  struct rsp_buf ss1;
-  uint8_t sig[RSP_SIG_RAW_LEN];
-  rsp_err_t rc = RSP_OK;
-  memset(&row, 0, sizeof row);
-  rsp_smdp_session_init(&row.s);
-  rsp_buf_init(&ss1, SIGNED_MAX);
-  ia_check(svc, q, ref);
-  if (ref->set) goto out;
-  rc = rsp_smdp_server_signed1_make(svc->id, &row.s, q->euicc_challenge.p, svc->address, &ss1, sig);
-  row.created = rsp__smdp_now(svc);
-  row.expires = row.created + svc->session_ttl;
-  if (rc == RSP_OK) rc = rsp__smdp_session_insert(svc->db, &row);
-  if (rc == RSP_OK) rc = ia_answer(svc, &row.s, &ss1, sig, mem, vresp);
-out:
-  rsp_buf_free(&ss1);
-  rsp_smdp_session_free(&row.s);
-  return rc;
+  rsp__smdp_ia_check(svc, q->smdp_address, q->euicc_info1, RSP_SMDP_SUBJECT_SMDP_ADDRESS,
+                     RSP_SMDP_SUBJECT_SECURITY_CONFIGURATION, ref);
+  return ref->set ? RSP_OK : rsp__smdp_ia_open(svc, q->euicc_challenge, mem, vresp);
 }
 
 rsp_err_t rsp_smdp_es9p_initiate_authentication(
@@ -290,18 +302,11 @@ static rsp_err_t ac_commit(struct rsp_smdp_service *svc, struct rsp__smdp_sessio
   return rc;
 }
 
-static rsp_err_t authenticate_client(struct rsp_smdp_service *svc, const void *vreq,
-                                     struct rsp_msg_json_doc *mem, void *vresp,
-                                     struct rsp__smdp_refusal *ref) {
-  const struct rsp_es9p_json_authenticate_client_req *q = vreq;
-  struct rsp__smdp_session_row row;
-  struct rsp__smdp_order_row o;
+rsp_err_t rsp__smdp_ac_verify(struct rsp_smdp_service *svc, struct rsp__smdp_session_row *row,
+                              struct rsp_slice asr, struct rsp__smdp_refusal *ref) {
   struct rsp_smdp_status st;
   rsp_err_t rc =
-      rsp__smdp_session_load(svc, q->transaction_id, RSP_SMDP_STAGE_AUTH_SENT, &row, ref);
-  if (rc != RSP_OK || ref->set) goto out;
-  rc = rsp_smdp_authenticate_server_response_verify(
-      svc->id, &row.s, q->authenticate_server_response.p, q->authenticate_server_response.len, &st);
+      rsp_smdp_authenticate_server_response_verify(svc->id, &row->s, asr.p, asr.len, &st);
   if (rsp__smdp_input_error(rc)) {
     rsp__smdp_refuse(ref, RSP_SMDP_SUBJECT_EUICC, RSP_SMDP_REASON_FORMAT,
                      "authenticateServerResponse: %s", rsp_strerror(rc));
@@ -309,10 +314,23 @@ static rsp_err_t authenticate_client(struct rsp_smdp_service *svc, const void *v
   } else if (rc == RSP_OK && !st.ok) {
     rsp__smdp_refuse_status(ref, &st);
   }
+  return rc;
+}
+
+static rsp_err_t authenticate_client(struct rsp_smdp_service *svc, const void *vreq,
+                                     struct rsp_msg_json_doc *mem, void *vresp,
+                                     struct rsp__smdp_refusal *ref) {
+  const struct rsp_es9p_json_authenticate_client_req *q = vreq;
+  struct rsp__smdp_session_row row;
+  struct rsp__smdp_order_row o;
+  rsp_err_t rc =
+      rsp__smdp_session_load(svc, q->transaction_id, RSP_SMDP_STAGE_AUTH_SENT, &row, ref);
+  if (rc != RSP_OK || ref->set) goto out;
+  rc = rsp__smdp_ac_verify(svc, &row, q->authenticate_server_response, ref);
   if (rc == RSP_OK && !ref->set) rc = ac_order(svc, &row, &o, ref);
   if (rc == RSP_OK && !ref->set) rc = ac_answer(svc, &row, &o, mem, vresp);
   if (rc == RSP_OK && !ref->set) rc = ac_commit(svc, &row, &o);
-  if (rc == RSP_OK && ref->set) rc = session_close(svc, &row);
+  if (rc == RSP_OK && ref->set) rc = rsp__smdp_session_close(svc, &row);
 out:
   rsp_smdp_session_free(&row.s);
   return rc;
@@ -423,7 +441,7 @@ static rsp_err_t get_bound_profile_package(struct rsp_smdp_service *svc, const v
   if (rc == RSP_OK && !ref->set)
     rc = rsp__smdp_progress_queue(
         svc, &o, &(struct rsp__smdp_progress){.point = RSP_SMDP_POINT_BPP_DOWNLOAD});
-  if (rc == RSP_OK && ref->set) rc = session_close(svc, &row);
+  if (rc == RSP_OK && ref->set) rc = rsp__smdp_session_close(svc, &row);
 out:
   rsp_smdp_session_free(&row.s);
   return rc;

@@ -113,10 +113,31 @@ rsp_err_t rsp__smdp_run(struct rsp_smdp_service *svc, rsp__smdp_step_fn step, co
 /* ---- orders and profiles moving together ------------------------------------------------------
  */
 
+/* An order that ends no longer needs its SM-DS event. */
+static bool order_final(enum rsp_smdp_order_state s) {
+  return s == RSP_SMDP_ORDER_INSTALLED || s == RSP_SMDP_ORDER_FAILED ||
+         s == RSP_SMDP_ORDER_CANCELLED || s == RSP_SMDP_ORDER_EXPIRED;
+}
+
+/* The SM-DS event follows the order (SGP.22 §3.1.2, §5.5): registered when the order is released
+ * (confirmOrder with releaseFlag, or releaseProfile), deleted when it ends. Both calls go out
+ * after the commit (rsp_smdp_service_es12_flush). */
+static rsp_err_t order_event(struct rsp_smdp_service *svc, struct rsp__smdp_order_row *o,
+                             enum rsp_smdp_order_state os) {
+  if (!o->smds_address[0]) return RSP_OK;
+  if (os == RSP_SMDP_ORDER_RELEASED && o->smds_event == RSP__SMDP_EVENT_NONE)
+    return rsp__smdp_es12_queue(svc, o, true);
+  if (order_final(os) && o->smds_event == RSP__SMDP_EVENT_REGISTERED)
+    return rsp__smdp_es12_queue(svc, o, false);
+  return RSP_OK;
+}
+
 rsp_err_t rsp__smdp_order_move(struct rsp_smdp_service *svc, struct rsp__smdp_order_row *o,
                                enum rsp_smdp_order_state os, enum rsp_smdp_profile_state ps) {
+  rsp_err_t rc = order_event(svc, o, os);
+  if (rc != RSP_OK) return rc;
   o->state = os;
-  rsp_err_t rc = rsp__smdp_order_update(svc->db, o);
+  rc = rsp__smdp_order_update(svc->db, o);
   if (rc == RSP_OK) rc = rsp__smdp_profile_set_state(svc->db, o->iccid, ps, rsp__smdp_now(svc));
   if (rc == RSP_OK)
     rsp_log(RSP_LOG_INFO, RSP__SMDP_COMP, "order %lld (ICCID %s): %s, profile %s", (long long)o->id,
@@ -232,22 +253,20 @@ static rsp_err_t h_cancel_session(struct rsp_smdp_service *s, const void *q,
 
 /* The functions this service serves; the subject of a body that does not decode falls back to
  * the eUICC (ES9+, what the LPA relays) or the profile (ES2+). */
-static const struct route {
-  enum rsp_msg_json_func func;
-  rsp_err_t (*fn)(struct rsp_smdp_service *, const void *, struct rsp_msg_json_doc *, void *);
-  const char *subject;
-} routes[] = {
-    {RSP_MSG_JSON_FUNC_ES2P_DOWNLOAD_ORDER, h_download_order, RSP_SMDP_SUBJECT_PROFILE},
-    {RSP_MSG_JSON_FUNC_ES2P_CONFIRM_ORDER, h_confirm_order, RSP_SMDP_SUBJECT_PROFILE},
-    {RSP_MSG_JSON_FUNC_ES2P_CANCEL_ORDER, h_cancel_order, RSP_SMDP_SUBJECT_PROFILE},
-    {RSP_MSG_JSON_FUNC_ES2P_RELEASE_PROFILE, h_release_profile, RSP_SMDP_SUBJECT_PROFILE},
-    {RSP_MSG_JSON_FUNC_ES9P_INITIATE_AUTHENTICATION, h_initiate_authentication,
+static const struct rsp__smdp_route smdp_routes[] = {
+    {RSP_MSG_JSON_FUNC_ES2P_DOWNLOAD_ORDER, NULL, h_download_order, RSP_SMDP_SUBJECT_PROFILE},
+    {RSP_MSG_JSON_FUNC_ES2P_CONFIRM_ORDER, NULL, h_confirm_order, RSP_SMDP_SUBJECT_PROFILE},
+    {RSP_MSG_JSON_FUNC_ES2P_CANCEL_ORDER, NULL, h_cancel_order, RSP_SMDP_SUBJECT_PROFILE},
+    {RSP_MSG_JSON_FUNC_ES2P_RELEASE_PROFILE, NULL, h_release_profile, RSP_SMDP_SUBJECT_PROFILE},
+    {RSP_MSG_JSON_FUNC_ES9P_INITIATE_AUTHENTICATION, NULL, h_initiate_authentication,
      RSP_SMDP_SUBJECT_EUICC},
-    {RSP_MSG_JSON_FUNC_ES9P_AUTHENTICATE_CLIENT, h_authenticate_client, RSP_SMDP_SUBJECT_EUICC},
-    {RSP_MSG_JSON_FUNC_ES9P_GET_BOUND_PROFILE_PACKAGE, h_get_bound_profile_package,
+    {RSP_MSG_JSON_FUNC_ES9P_AUTHENTICATE_CLIENT, NULL, h_authenticate_client,
      RSP_SMDP_SUBJECT_EUICC},
-    {RSP_MSG_JSON_FUNC_ES9P_HANDLE_NOTIFICATION, h_handle_notification, RSP_SMDP_SUBJECT_EUICC},
-    {RSP_MSG_JSON_FUNC_ES9P_CANCEL_SESSION, h_cancel_session, RSP_SMDP_SUBJECT_EUICC},
+    {RSP_MSG_JSON_FUNC_ES9P_GET_BOUND_PROFILE_PACKAGE, NULL, h_get_bound_profile_package,
+     RSP_SMDP_SUBJECT_EUICC},
+    {RSP_MSG_JSON_FUNC_ES9P_HANDLE_NOTIFICATION, NULL, h_handle_notification,
+     RSP_SMDP_SUBJECT_EUICC},
+    {RSP_MSG_JSON_FUNC_ES9P_CANCEL_SESSION, NULL, h_cancel_session, RSP_SMDP_SUBJECT_EUICC},
 };
 
 /* The subject of the object a request key names (SGP.22 §5.2.6). */
@@ -262,18 +281,26 @@ static const struct {
     {"matchingId", RSP_SMDP_SUBJECT_MATCHING_ID},
     {"confirmationCode", RSP_SMDP_SUBJECT_CONFIRMATION_CODE},
     {"finalProfileStatusIndicator", RSP_SMDP_SUBJECT_ICCID},
+    {"smdsAddress", RSP_SMDS_SUBJECT_SMDS_ADDRESS},
 };
 
-static const struct route *route_find(const char *path) {
-  enum rsp_msg_json_func f = rsp_msg_json_func_from_path(path);
-  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-    if (routes[i].func == f && f != RSP_MSG_JSON_FUNC_NONE) return &routes[i];
+/* A route's own path, or its function's; a query string is ignored. */
+static bool route_path_is(const struct rsp__smdp_route *r, const char *path) {
+  size_t n = strcspn(path, "?");
+  if (!r->path) return rsp_msg_json_func_from_path(path) == r->func;
+  return strlen(r->path) == n && memcmp(r->path, path, n) == 0;
+}
+
+static const struct rsp__smdp_route *route_find(const struct rsp__smdp_route *routes, size_t n,
+                                                const char *path) {
+  for (size_t i = 0; i < n; i++)
+    if (route_path_is(&routes[i], path)) return &routes[i];
   return NULL;
 }
 
 /* A body that is JSON but breaks the binding is a Failed answer (2.2 for a missing key, 2.1 for
  * the rest) about the key's object; one that is no JSON object at all is HTTP 400. */
-static bool decode_refusal(const struct route *r, const struct rsp_msg_json_diag *d,
+static bool decode_refusal(const struct rsp__smdp_route *r, const struct rsp_msg_json_diag *d,
                            struct rsp__smdp_refusal *ref) {
   const char *subject = r->subject;
   size_t klen = strcspn(d->key, ".");
@@ -291,7 +318,7 @@ static bool decode_refusal(const struct route *r, const struct rsp_msg_json_diag
 }
 
 /* Encodes the answer; a successful handleNotification has none (204). */
-static rsp_err_t respond(const struct route *r, const struct rsp_msg_json_func_info *info,
+static rsp_err_t respond(const struct rsp__smdp_route *r, const struct rsp_msg_json_func_info *info,
                          const void *resp, int *http_status, struct rsp_buf *out) {
   struct rsp_msg_json_diag diag;
   const struct rsp_msg_json_resp_header *h = resp;
@@ -309,12 +336,19 @@ static rsp_err_t respond(const struct route *r, const struct rsp_msg_json_func_i
 
 rsp_err_t rsp_smdp_service_handle(struct rsp_smdp_service *svc, const char *path, const char *body,
                                   size_t len, int *http_status, struct rsp_buf *response) {
+  return rsp__smdp_handle_json(svc, smdp_routes, sizeof smdp_routes / sizeof smdp_routes[0], path,
+                               body, len, http_status, response);
+}
+
+rsp_err_t rsp__smdp_handle_json(struct rsp_smdp_service *svc, const struct rsp__smdp_route *routes,
+                                size_t n_routes, const char *path, const char *body, size_t len,
+                                int *http_status, struct rsp_buf *response) {
   rsp_err_t rc = RSP_E_INTERNAL;
   struct rsp_msg_json_doc doc;
   struct rsp_msg_json_diag diag;
   struct rsp__smdp_refusal ref;
   if (!svc || !path || !http_status || !response || (!body && len)) return RSP_E_INVALID_ARG;
-  const struct route *r = route_find(path);
+  const struct rsp__smdp_route *r = route_find(routes, n_routes, path);
   *http_status = 404;
   if (!r) return RSP_OK;
   const struct rsp_msg_json_func_info *info = rsp_msg_json_func_get(r->func);
@@ -384,6 +418,8 @@ rsp_err_t rsp_smdp_service_order_get(struct rsp_smdp_service *svc, const char *i
   out->cc_retries = (int)o.cc_retries;
   out->expires = o.expires;
   activation_code(svc, &o, out->activation_code, sizeof out->activation_code);
+  memcpy(out->smds_address, o.smds_address, sizeof out->smds_address);
+  out->smds_event = o.smds_event;
   return RSP_OK;
 }
 
@@ -437,4 +473,65 @@ rsp_err_t rsp_smdp_service_expire(struct rsp_smdp_service *svc, size_t *orders, 
   if (orders) *orders = rc == RSP_OK ? no : 0;
   if (sessions) *sessions = rc == RSP_OK ? ns : 0;
   return rc;
+}
+
+/* ---- ES12 toward the SM-DSs --------------------------------------------------------------------
+ */
+
+/* What the SM-DS answered: Executed-Success, or its refusal (logged; not worth a retry). */
+static void es12_outcome(const struct rsp__smdp_es12_item *it, const struct rsp_buf *resp,
+                         char *out, size_t size) {
+  struct rsp_msg_json_doc doc;
+  struct rsp_es12_json_delete_event_resp r; /* header only, as registerEvent's answer */
+  rsp_msg_json_doc_init(&doc);
+  snprintf(out, size, "unreadable answer");
+  if (rsp_msg_json_decode(&rsp_es12_json_delete_event_resp_type, (const char *)resp->data,
+                          resp->len, &doc, &r, NULL) == RSP_OK) {
+    const struct rsp_msg_json_status_code_data *c =
+        r.header.function_execution_status.status_code_data;
+    const char *name = rsp_msg_json_status_name(r.header.function_execution_status.status);
+    snprintf(out, size, "%s%s%s%s%s", name ? name : "no status", c ? " " : "",
+             c ? c->subject_code : "", c ? "/" : "", c ? c->reason_code : "");
+  }
+  rsp_msg_json_doc_free(&doc);
+  rsp_log(strncmp(out, "Executed-", 9) == 0 ? RSP_LOG_INFO : RSP_LOG_WARN, RSP__SMDP_COMP,
+          "ES12 %s (order %lld) at %s: %s", strrchr(it->path, '/') + 1, (long long)it->order_id,
+          it->smds_address, out);
+}
+
+rsp_err_t rsp_smdp_service_es12_flush(struct rsp_smdp_service *svc,
+                                      const struct rsp_smdp_es12_ops *ops, void *ctx,
+                                      size_t *delivered) {
+  struct rsp__smdp_es12_item it;
+  struct rsp_buf resp;
+  char outcome[128];
+  size_t n = 0;
+  rsp_err_t rc = RSP_OK;
+  if (!svc || !ops || !ops->call) return RSP_E_INVALID_ARG;
+  rsp_buf_init(&resp, RSP_MSG_JSON_MAX_BODY);
+  while (rc == RSP_OK) {
+    int status = 0;
+    if ((rc = rsp__smdp_es12_next(svc->db, &it)) != RSP_OK) break;
+    rsp_buf_reset(&resp);
+    rc = ops->call(ctx, it.smds_address, it.path, it.body, it.body_len, &status, &resp);
+    if (rc == RSP_OK && status != 200) {
+      rsp_log(RSP_LOG_WARN, RSP__SMDP_COMP, "ES12 %s at %s: HTTP %d", it.path, it.smds_address,
+              status);
+      rc = RSP_E_NET;
+    }
+    if (rc == RSP_OK) {
+      es12_outcome(&it, &resp, outcome, sizeof outcome);
+      rc = rsp__smdp_es12_done(svc->db, it.id, outcome, rsp__smdp_now(svc));
+    }
+    if (rc == RSP_OK) n++;
+    rsp_free(it.body);
+  }
+  rsp_buf_free(&resp);
+  if (delivered) *delivered = n;
+  return rc == RSP_E_NOT_FOUND ? RSP_OK : rc;
+}
+
+rsp_err_t rsp_smdp_service_es12_pending(struct rsp_smdp_service *svc, size_t *count) {
+  if (!svc || !count) return RSP_E_INVALID_ARG;
+  return rsp__smdp_es12_pending(svc->db, count);
 }

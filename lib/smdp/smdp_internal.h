@@ -9,6 +9,7 @@
 #include "rsp/core/log.h"
 #include "rsp/msg/asn1.h"
 #include "rsp/smdp/service.h"
+#include "rsp/smdp/smds.h"
 
 #define RSP__SMDP_COMP "smdp"
 #define RSP__SMDP_UPP_PATH_MAX PATH_MAX
@@ -53,6 +54,18 @@ bool rsp__smdp_input_error(rsp_err_t rc);
 /* Canonical ICCID digits of a JSON iccid value (18..20 digits, a 20th F dropped). */
 rsp_err_t rsp__smdp_iccid_canon(const char *in, char out[RSP_ICCID_MAX_DIGITS + 1]);
 
+/* The generic JSON entry of both services (service.c): the routes a service serves, and the
+ * decode, dispatch, encode and HTTP status rules of rsp_smdp_service_handle. */
+struct rsp__smdp_route {
+  enum rsp_msg_json_func func; /* body types and name */
+  const char *path;            /* served at this path; NULL: the function's own */
+  rsp_err_t (*fn)(struct rsp_smdp_service *, const void *, struct rsp_msg_json_doc *, void *);
+  const char *subject; /* of a body that does not decode */
+};
+rsp_err_t rsp__smdp_handle_json(struct rsp_smdp_service *svc, const struct rsp__smdp_route *routes,
+                                size_t n_routes, const char *path, const char *body, size_t len,
+                                int *http_status, struct rsp_buf *response);
+
 /* One function's work inside its transaction: fills *resp or records a refusal in *ref. */
 typedef rsp_err_t (*rsp__smdp_step_fn)(struct rsp_smdp_service *svc, const void *req,
                                        struct rsp_msg_json_doc *mem, void *resp,
@@ -84,7 +97,14 @@ struct rsp__smdp_order_row {
   enum rsp_smdp_order_state state;
   char requester[RSP_SMDP_REQUESTER_MAX + 1];
   char profile_type[RSP_SMDP_PROFILE_TYPE_MAX + 1];
+  char smds_address[RSP_SMDP_ADDRESS_MAX + 1]; /* "" = none */
+  int smds_event;                              /* RSP__SMDP_EVENT_* */
 };
+
+/* Where the SM-DS event of an order is (column download_order.smds_event). */
+#define RSP__SMDP_EVENT_NONE 0
+#define RSP__SMDP_EVENT_REGISTERED 1 /* ES12.RegisterEvent queued */
+#define RSP__SMDP_EVENT_DELETED 2    /* ES12.DeleteEvent queued */
 
 struct rsp__smdp_session_row {
   struct rsp_smdp_session s; /* s.euicc_pk owned: rsp_smdp_session_free */
@@ -157,6 +177,30 @@ rsp_err_t rsp__smdp_outbox_add(sqlite3 *db, int64_t order_id, const char *reques
 rsp_err_t rsp__smdp_outbox_next(sqlite3 *db, struct rsp_smdp_outbox_item *item);
 rsp_err_t rsp__smdp_outbox_done(sqlite3 *db, int64_t id, int64_t now);
 
+/* ES12 calls the SM-DP+ owes SM-DSs (es12_outbox). */
+struct rsp__smdp_es12_item {
+  int64_t id;
+  int64_t order_id;
+  char smds_address[RSP_SMDP_ADDRESS_MAX + 1];
+  char path[64];
+  char *body; /* owned: rsp_free */
+  size_t body_len;
+};
+rsp_err_t rsp__smdp_es12_add(sqlite3 *db, int64_t order_id, const char *smds_address,
+                             const char *path, const char *body, int64_t now);
+/* The oldest call not yet done; RSP_E_NOT_FOUND when none waits. */
+rsp_err_t rsp__smdp_es12_next(sqlite3 *db, struct rsp__smdp_es12_item *item);
+rsp_err_t rsp__smdp_es12_done(sqlite3 *db, int64_t id, const char *outcome, int64_t now);
+rsp_err_t rsp__smdp_es12_pending(sqlite3 *db, size_t *count);
+
+/* The SM-DS's events (smds_event). An event registered again is not added twice (*added false). */
+rsp_err_t rsp__smds_event_add(sqlite3 *db, const struct rsp_smds_event_info *e, bool forwarding,
+                              int64_t now, bool *added);
+rsp_err_t rsp__smds_event_delete(sqlite3 *db, const char *eid, const char *event_id, size_t *count);
+/* The events of an EID (NULL: all), oldest first. */
+rsp_err_t rsp__smds_events_list(sqlite3 *db, const char *eid, struct rsp_smds_event_info *out,
+                                size_t max, size_t *count);
+
 /* ---- shared steps of the functions ----------------------------------------------------------- */
 
 /* Moves an order and its profile together (one state change inside the caller's transaction). */
@@ -179,6 +223,10 @@ struct rsp__smdp_progress {
 rsp_err_t rsp__smdp_progress_queue(struct rsp_smdp_service *svc,
                                    const struct rsp__smdp_order_row *o,
                                    const struct rsp__smdp_progress *p);
+/* Queues ES12.RegisterEvent (register) or ES12.DeleteEvent for the order's SM-DS event and
+ * records it in o->smds_event (the caller writes the order). es2p.c. */
+rsp_err_t rsp__smdp_es12_queue(struct rsp_smdp_service *svc, struct rsp__smdp_order_row *o,
+                               bool register_event);
 
 /* ---- ES9+ pieces shared by es9p.c and es9p_notify.c ------------------------------------------ */
 
@@ -189,6 +237,22 @@ rsp_err_t rsp__smdp_session_load(struct rsp_smdp_service *svc, struct rsp_slice 
                                  struct rsp__smdp_session_row *r, struct rsp__smdp_refusal *ref);
 /* A bind.h refusal as the answer: its codes, or 8.1/3.8 when the card sent its own error. */
 void rsp__smdp_refuse_status(struct rsp__smdp_refusal *ref, const struct rsp_smdp_status *st);
+/* A session ends (stage closed). */
+rsp_err_t rsp__smdp_session_close(struct rsp_smdp_service *svc, struct rsp__smdp_session_row *r);
+/* InitiateAuthentication's checks (SGP.22 §5.6.1, §5.8.1): `address` is this server's
+ * (case-insensitive; else subject_address / 3.8) and the card verifies with and signs under our CI
+ * (euiccInfo1, notes 4.1; else subject_security / 3.1). */
+void rsp__smdp_ia_check(const struct rsp_smdp_service *svc, const char *address,
+                        struct rsp_slice euicc_info1, const char *subject_address,
+                        const char *subject_security, struct rsp__smdp_refusal *ref);
+/* A new session: serverSigned1 signed with the identity's auth key, the session stored, the
+ * answer (transactionId, serverSigned1, serverSignature1, euiccCiPKIdToBeUsed, the certificate). */
+rsp_err_t rsp__smdp_ia_open(struct rsp_smdp_service *svc, struct rsp_slice euicc_challenge,
+                            struct rsp_msg_json_doc *mem,
+                            struct rsp_es9p_json_initiate_authentication_resp *resp);
+/* AuthenticateClient's verification of the card's answer (bind.h), its refusal as the answer. */
+rsp_err_t rsp__smdp_ac_verify(struct rsp_smdp_service *svc, struct rsp__smdp_session_row *row,
+                              struct rsp_slice asr, struct rsp__smdp_refusal *ref);
 /* The order is still downloadable: released, not expired, attempts left. */
 rsp_err_t rsp__smdp_order_live(struct rsp_smdp_service *svc, struct rsp__smdp_order_row *o,
                                struct rsp__smdp_refusal *ref);

@@ -152,6 +152,18 @@ static const char *const migrations[] = {
     " requester TEXT NOT NULL, path TEXT NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL,"
     " sent INTEGER);"
     "CREATE INDEX outbox_pending ON outbox (sent, id);",
+    /* 2: the SM-DS (docs/smdp.md "The SM-DS"): the SM-DP+'s orders with an smdsAddress and the
+     * ES12 calls it owes the SM-DS, and the SM-DS's own events. smds_event: 0 none, 1 the
+     * registration is queued, 2 the deletion is queued. */
+    "ALTER TABLE download_order ADD COLUMN smds_address TEXT;"
+    "ALTER TABLE download_order ADD COLUMN smds_event INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE es12_outbox (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL,"
+    " smds_address TEXT NOT NULL, path TEXT NOT NULL, body TEXT NOT NULL,"
+    " created INTEGER NOT NULL, sent INTEGER, outcome TEXT);"
+    "CREATE INDEX es12_pending ON es12_outbox (sent, id);"
+    "CREATE TABLE smds_event (id INTEGER PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " rsp_server_address TEXT NOT NULL, forwarding INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " UNIQUE (eid, event_id, rsp_server_address));",
 };
 
 static rsp_err_t schema_version(sqlite3 *db, int64_t *v) {
@@ -346,7 +358,7 @@ out:
 
 #define ORDER_COLS                                                                                 \
   "id, iccid, eid, matching_id, cc_hash, release_flag, created, expires, cc_retries, state,"       \
-  " requester, profile_type"
+  " requester, profile_type, smds_address, smds_event"
 
 static rsp_err_t order_read(sqlite3_stmt *st, struct rsp__smdp_order_row *o) {
   int s = name_index(order_states, COUNT(order_states), sqlite3_column_text(st, 9));
@@ -363,10 +375,12 @@ static rsp_err_t order_read(sqlite3_stmt *st, struct rsp__smdp_order_row *o) {
   o->state = (enum rsp_smdp_order_state)s;
   col_text(st, 10, o->requester, sizeof o->requester);
   col_text(st, 11, o->profile_type, sizeof o->profile_type);
+  col_text(st, 12, o->smds_address, sizeof o->smds_address);
+  o->smds_event = sqlite3_column_int(st, 13);
   return s > 0 ? RSP_OK : RSP_E_IO;
 }
 
-/* Binds ?1..?11 in the order of the column list after id. */
+/* Binds ?1..?13 in the order of the column list after id. */
 static void order_bind(sqlite3_stmt *st, const struct rsp__smdp_order_row *o) {
   sqlite3_bind_text(st, 1, o->iccid, -1, SQLITE_TRANSIENT);
   bind_text(st, 2, o->eid);
@@ -379,14 +393,17 @@ static void order_bind(sqlite3_stmt *st, const struct rsp__smdp_order_row *o) {
   sqlite3_bind_text(st, 9, rsp_smdp_order_state_name(o->state), -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 10, o->requester, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 11, o->profile_type, -1, SQLITE_TRANSIENT);
+  bind_text(st, 12, o->smds_address);
+  sqlite3_bind_int(st, 13, o->smds_event);
 }
 
 rsp_err_t rsp__smdp_order_insert(sqlite3 *db, struct rsp__smdp_order_row *o) {
   sqlite3_stmt *st = NULL;
   rsp_err_t rc = prep(db,
                       "INSERT INTO download_order (iccid, eid, matching_id, cc_hash, release_flag,"
-                      " created, expires, cc_retries, state, requester, profile_type, updated)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?6)",
+                      " created, expires, cc_retries, state, requester, profile_type,"
+                      " smds_address, smds_event, updated)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?6)",
                       &st);
   if (rc != RSP_OK) return rc;
   order_bind(st, o);
@@ -400,11 +417,12 @@ rsp_err_t rsp__smdp_order_update(sqlite3 *db, const struct rsp__smdp_order_row *
                       "UPDATE download_order SET iccid = ?1, eid = ?2, matching_id = ?3,"
                       " cc_hash = ?4, release_flag = ?5, created = ?6, expires = ?7,"
                       " cc_retries = ?8, state = ?9, requester = ?10, profile_type = ?11,"
-                      " updated = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = ?12",
+                      " smds_address = ?12, smds_event = ?13,"
+                      " updated = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = ?14",
                       &st);
   if (rc != RSP_OK) return rc;
   order_bind(st, o);
-  sqlite3_bind_int64(st, 12, o->id);
+  sqlite3_bind_int64(st, 14, o->id);
   rc = step_done(db, st);
   if (rc == RSP_OK && sqlite3_changes(db) != 1) rc = RSP_E_NOT_FOUND;
   return rc;
@@ -740,4 +758,121 @@ rsp_err_t rsp__smdp_outbox_done(sqlite3 *db, int64_t id, int64_t now) {
   rc = step_done(db, st);
   if (rc == RSP_OK && sqlite3_changes(db) != 1) rc = RSP_E_NOT_FOUND;
   return rc;
+}
+
+/* ---- ES12 outbox (SM-DP+ -> SM-DS) -------------------------------------------------------------
+ */
+
+rsp_err_t rsp__smdp_es12_add(sqlite3 *db, int64_t order_id, const char *smds_address,
+                             const char *path, const char *body, int64_t now) {
+  sqlite3_stmt *st = NULL;
+  rsp_err_t rc = prep(db,
+                      "INSERT INTO es12_outbox (order_id, smds_address, path, body, created)"
+                      " VALUES (?, ?, ?, ?, ?)",
+                      &st);
+  if (rc != RSP_OK) return rc;
+  sqlite3_bind_int64(st, 1, order_id);
+  sqlite3_bind_text(st, 2, smds_address, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, body, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 5, now);
+  return step_done(db, st);
+}
+
+rsp_err_t rsp__smdp_es12_next(sqlite3 *db, struct rsp__smdp_es12_item *item) {
+  sqlite3_stmt *st = NULL;
+  rsp_err_t rc = prep(db,
+                      "SELECT id, order_id, smds_address, path, body FROM es12_outbox"
+                      " WHERE sent IS NULL ORDER BY id LIMIT 1",
+                      &st);
+  memset(item, 0, sizeof *item);
+  if (rc != RSP_OK) return rc;
+  if ((rc = step_row(db, st)) == RSP_OK) {
+    const unsigned char *body = sqlite3_column_text(st, 4);
+    item->id = sqlite3_column_int64(st, 0);
+    item->order_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, item->smds_address, sizeof item->smds_address);
+    col_text(st, 3, item->path, sizeof item->path);
+    item->body_len = (size_t)sqlite3_column_bytes(st, 4);
+    item->body = body ? rsp_strdup((const char *)body) : NULL;
+    if (!item->body) rc = RSP_E_NOMEM;
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+rsp_err_t rsp__smdp_es12_done(sqlite3 *db, int64_t id, const char *outcome, int64_t now) {
+  sqlite3_stmt *st = NULL;
+  rsp_err_t rc =
+      prep(db, "UPDATE es12_outbox SET sent = ?, outcome = ? WHERE id = ? AND sent IS NULL", &st);
+  if (rc != RSP_OK) return rc;
+  sqlite3_bind_int64(st, 1, now);
+  sqlite3_bind_text(st, 2, outcome, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 3, id);
+  rc = step_done(db, st);
+  if (rc == RSP_OK && sqlite3_changes(db) != 1) rc = RSP_E_NOT_FOUND;
+  return rc;
+}
+
+rsp_err_t rsp__smdp_es12_pending(sqlite3 *db, size_t *count) {
+  sqlite3_stmt *st = NULL;
+  rsp_err_t rc = prep(db, "SELECT count(*) FROM es12_outbox WHERE sent IS NULL", &st);
+  if (rc == RSP_OK && (rc = step_row(db, st)) == RSP_OK)
+    *count = (size_t)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* ---- SM-DS events ------------------------------------------------------------------------------
+ */
+
+rsp_err_t rsp__smds_event_add(sqlite3 *db, const struct rsp_smds_event_info *e, bool forwarding,
+                              int64_t now, bool *added) {
+  sqlite3_stmt *st = NULL;
+  rsp_err_t rc = prep(db,
+                      "INSERT OR IGNORE INTO smds_event (eid, event_id, rsp_server_address,"
+                      " forwarding, created) VALUES (?, ?, ?, ?, ?)",
+                      &st);
+  if (rc != RSP_OK) return rc;
+  sqlite3_bind_text(st, 1, e->eid, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, e->event_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, e->rsp_server_address, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, 4, forwarding);
+  sqlite3_bind_int64(st, 5, now);
+  rc = step_done(db, st);
+  if (rc == RSP_OK && added) *added = sqlite3_changes(db) == 1;
+  return rc;
+}
+
+rsp_err_t rsp__smds_event_delete(sqlite3 *db, const char *eid, const char *event_id,
+                                 size_t *count) {
+  sqlite3_stmt *st = NULL;
+  rsp_err_t rc = prep(db, "DELETE FROM smds_event WHERE eid = ? AND event_id = ?", &st);
+  if (rc != RSP_OK) return rc;
+  sqlite3_bind_text(st, 1, eid, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, event_id, -1, SQLITE_TRANSIENT);
+  if ((rc = step_done(db, st)) == RSP_OK) *count = (size_t)sqlite3_changes(db);
+  return rc;
+}
+
+rsp_err_t rsp__smds_events_list(sqlite3 *db, const char *eid, struct rsp_smds_event_info *out,
+                                size_t max, size_t *count) {
+  sqlite3_stmt *st = NULL;
+  rsp_err_t rc = prep(db,
+                      "SELECT eid, event_id, rsp_server_address, created FROM smds_event"
+                      " WHERE ?1 IS NULL OR eid = ?1 ORDER BY id LIMIT ?2",
+                      &st);
+  *count = 0;
+  if (rc != RSP_OK) return rc;
+  bind_text(st, 1, eid);
+  sqlite3_bind_int64(st, 2, (int64_t)max);
+  while (*count < max && (rc = step_row(db, st)) == RSP_OK) {
+    struct rsp_smds_event_info *e = &out[(*count)++];
+    col_text(st, 0, e->eid, sizeof e->eid);
+    col_text(st, 1, e->event_id, sizeof e->event_id);
+    col_text(st, 2, e->rsp_server_address, sizeof e->rsp_server_address);
+    e->registered = sqlite3_column_int64(st, 3);
+  }
+  sqlite3_finalize(st);
+  return rc == RSP_E_NOT_FOUND || rc == RSP_OK ? RSP_OK : rc;
 }

@@ -1,6 +1,6 @@
-/* libFuzzer target for the JSON bindings (lib/msg/json_binding.c and the ES9+, ES2+, ESipa
- * tables). The first byte picks the body type: function id (rsp_msg_json_func order, from 1)
- * = byte / 2 % functions + 1, request when even, response when odd; the rest is the JSON text.
+/* libFuzzer target for the JSON bindings (lib/msg/json_binding.c and the ES9+, ES2+, ES11, ES12
+ * and ESipa tables). The first byte picks the body type: function id (rsp_msg_json_func order, from
+ * 1) = byte / 2 % functions + 1, request when even, response when odd; the rest is the JSON text.
  * An accepted body must re-encode, and the encoding must decode to an equal body and encode to
  * the same text again. */
 #include <stdint.h>

@@ -10,6 +10,11 @@
  * wire and rebuilt by the relay for the SM-DP+), a wrong matchingId and a refused
  * getBoundProfilePackage (cancelled at the card and at the SM-DP+, no session left anywhere),
  * the AUTO selection rule, immediate enable after install (allowed and refused by the card).
+ * SM-DS: an order confirmed with smdsAddress registers its event (ES12) at the in-process SM-DS;
+ * an eIM trigger with contactSmds (the SM-DS named, or the card's root SM-DS) makes the IPA
+ * retrieve it (ES11) and install the profile, directly and through the eIM (okDS); the event is
+ * deleted after the PIR; no event is a clean profileDownloadError; an SM-DS whose certificate
+ * has another role than id-rspRole-ds-auth is refused by the card.
  *
  *   test_ipa_download RSP_PKI_BINARY */
 #include <stdio.h>
@@ -19,18 +24,23 @@
 #include "rsp/core/alloc.h"
 #include "rsp/core/hex.h"
 #include "rsp/core/log.h"
+#include "rsp/crypto/signer.h"
 #include "rsp/drivers/apdu.h"
 #include "rsp/eim/relay.h"
 #include "rsp/eim/test_eim.h"
 #include "rsp/ipa/download.h"
 #include "rsp/msg/asn1.h"
 #include "rsp/msg/json.h"
+#include "rsp/smdp/bind.h"
 #include "rsp/smdp/service.h"
+#include "rsp/smdp/smds.h"
 #include "euicc_eim.h"
 #include "smdp_world.h"
 #include "test.h"
 
 #define ADDRESS "smdp.example"
+#define SMDS_ADDRESS "smds.example"
+#define UNREACHABLE "nowhere.example" /* an address the ES9+ port cannot reach */
 
 static const char *pki_bin;
 
@@ -40,12 +50,36 @@ struct world {
   unsigned es9_calls;         /* ES9+ requests the SM-DP+ received (from the IPA or the relay) */
   unsigned es9_cancels;       /* of them cancelSession */
   unsigned es9_notifications; /* of them handleNotification */
+  unsigned es11_calls;        /* ES11 requests the SM-DS received through the same port */
+  struct rsp_buf es11_asr;    /* the last authenticateServerResponse sent to the SM-DS */
 };
 
 /* The ES9+ port: the service's generic entry (what rsp-smdp runs behind HTTPS). */
+/* What the IPA sent the SM-DS as authenticateServerResponse, kept for the test. */
+static void keep_asr(struct world *w, const char *path, const struct rsp_buf *body) {
+  struct rsp_msg_json_doc doc;
+  struct rsp_es9p_json_authenticate_client_req q;
+  if (strcmp(path, RSP_ES9P_PATH_AUTHENTICATE_CLIENT) != 0) return;
+  rsp_msg_json_doc_init(&doc);
+  if (rsp_msg_json_decode(&rsp_es9p_json_authenticate_client_req_type, (const char *)body->data,
+                          body->len, &doc, &q, NULL) == RSP_OK) {
+    rsp_buf_reset(&w->es11_asr);
+    rsp_buf_append(&w->es11_asr, q.authenticate_server_response.p,
+                   q.authenticate_server_response.len);
+  }
+  rsp_msg_json_doc_free(&doc);
+}
+
 static rsp_err_t es9_call(void *ctx, const char *address, const char *path,
                           const struct rsp_buf *body, int *status, struct rsp_buf *resp) {
   struct world *w = ctx;
+  if (w->s.smds && strcmp(address, SMDS_ADDRESS) == 0) { /* ES11, on the ES9+ paths */
+    w->es11_calls++;
+    keep_asr(w, path, body);
+    return rsp_smds_service_handle(w->s.smds, path, (const char *)body->data, body->len, status,
+                                   resp);
+  }
+  if (strcmp(address, UNREACHABLE) == 0) return RSP_E_NET;
   CHECK_STR(address, ADDRESS);
   w->es9_calls++;
   if (strcmp(path, RSP_ES9P_PATH_CANCEL_SESSION) == 0) w->es9_cancels++;
@@ -63,7 +97,20 @@ static bool world_open(struct world *w, const char *curve) {
   return true;
 }
 
-static void world_close(struct world *w) { rsp_test_smdp_world_close(&w->s); }
+static bool world_open_smds(struct world *w, const char *curve) {
+  memset(w, 0, sizeof *w);
+  if (!rsp_test_smdp_world_open_smds(&w->s, pki_bin, "ipa_download_smds", curve, ADDRESS,
+                                     SMDS_ADDRESS))
+    return false;
+  rsp_apdu_inproc_init(&w->apdu, w->s.card);
+  rsp_buf_init(&w->es11_asr, 1 << 16);
+  return true;
+}
+
+static void world_close(struct world *w) {
+  rsp_buf_free(&w->es11_asr);
+  rsp_test_smdp_world_close(&w->s);
+}
 
 static void order(struct world *w, const char *iccid, const char *code, char *mid, size_t size) {
   rsp_test_smdp_order(&w->s, iccid, code, mid, size);
@@ -141,6 +188,8 @@ static void download(const char *curve) {
 
 struct trigger_eim {
   char ac[128];
+  bool contact_smds; /* contactSmds instead of the activation code */
+  const char *smds;  /* contactSmds.smdsAddress; NULL: absent (the card's root SM-DS) */
   bool sent;
   struct rsp_buf result; /* the EimPackageResult the IPA provided */
   struct rsp_arena arena;
@@ -167,6 +216,12 @@ static rsp_err_t trigger_exchange(void *ctx, const uint8_t *req, size_t len, str
   struct rsp_msg_profile_download_data pd = {.which = RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE,
                                              .u.activation_code =
                                                  rsp_msg_slice(t->ac, strlen(t->ac))};
+  struct rsp_msg_profile_download_data_contact_smds cs = {
+      .smds_address = t->smds ? rsp_msg_slice(t->smds, strlen(t->smds)) : rsp_msg_slice(NULL, 0)};
+  if (t->contact_smds) {
+    pd.which = RSP_MSG_PROFILE_DOWNLOAD_DATA_CONTACT_SMDS;
+    pd.u.contact_smds = &cs;
+  }
   struct rsp_msg_profile_download_trigger_request tr = {
       .profile_download_data = &pd, .eim_transaction_id = rsp_msg_slice("\x42", 1)};
   struct rsp_msg_get_eim_package_response g = {
@@ -223,6 +278,257 @@ static void triggered_by_eim(void) {
   world_close(&w);
 }
 
+/* ---- SM-DS: event registration (ES12) and retrieval (ES11), direct ----------------------------
+ */
+
+/* The ProfileDownloadTriggerResult the trigger eIM got: 1 a successful PIR, 0
+ * profileDownloadError, -1 none or another result. */
+static int trigger_outcome(struct trigger_eim *t) {
+  struct rsp_msg_eim_package_result *r = NULL;
+  if (rsp_msg_decode(&rsp_msgt_eim_package_result, t->result.data, t->result.len, &t->arena,
+                     (void **)&r, NULL) != RSP_OK ||
+      r->which != RSP_MSG_EIM_PACKAGE_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT)
+    return -1;
+  const struct rsp_msg_profile_download_trigger_result *pr = r->u.profile_download_trigger_result;
+  CHECK(pr->eim_transaction_id.len == 1 && pr->eim_transaction_id.p[0] == 0x42);
+  const struct rsp_msg_profile_download_trigger_result_profile_download_trigger_result_data *d =
+      pr->profile_download_trigger_result_data;
+  if (d->which ==
+      RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_DOWNLOAD_ERROR)
+    return 0;
+  return d->u.profile_installation_result->profile_installation_result_data->final_result->which ==
+         RSP_MSG_PROFILE_INSTALLATION_RESULT_DATA_FINAL_RESULT_SUCCESS_RESULT;
+}
+
+/* One poll of an IPA (direct downloads) whose eIM sends a contactSmds trigger. */
+static int smds_trigger_poll(struct world *w, const char *smds, struct rsp_ipa *ipa) {
+  struct trigger_eim t = {.contact_smds = true, .smds = smds};
+  rsp_buf_init(&t.result, 1 << 16);
+  rsp_arena_init(&t.arena, RSP_MSG_ARENA_CAP);
+  rsp_ipa_init(ipa, &w->apdu, &trigger_ops, &t);
+  ipa->es9 = &es9_ops;
+  ipa->es9_ctx = w;
+  CHECK_OK(rsp_ipa_poll(ipa));
+  CHECK_EQ(ipa->stats.triggers, 1);
+  int outcome = trigger_outcome(&t);
+  rsp_buf_free(&t.result);
+  rsp_arena_free(&t.arena);
+  return outcome;
+}
+
+static int order_event_state(struct world *w, const char *iccid) {
+  struct rsp_smdp_order_info oi;
+  CHECK_OK(rsp_smdp_service_order_get(w->s.svc, iccid, &oi));
+  return oi.smds_event;
+}
+
+/* confirmOrder with smdsAddress registers the event; contactSmds finds it and installs; the
+ * PIR deletes it. `root`: the trigger names no SM-DS, the card's root SM-DS is used. */
+static void smds_direct(const char *curve, bool root) {
+  struct world w;
+  struct rsp_ipa ipa;
+  struct rsp_smdp_order_info oi;
+  char mid[64];
+  if (!world_open_smds(&w, curve)) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the %s world", curve);
+    return;
+  }
+  rsp_test_smdp_order_smds(&w.s, "8944000000000000185", SMDS_ADDRESS, mid, sizeof mid);
+  CHECK_EQ(rsp_test_smds_events(&w.s), 1);
+  CHECK_OK(rsp_smdp_service_order_get(w.s.svc, "8944000000000000185", &oi));
+  CHECK_STR(oi.smds_address, SMDS_ADDRESS);
+  CHECK_EQ(oi.smds_event, 1);
+  CHECK_EQ(smds_trigger_poll(&w, root ? NULL : SMDS_ADDRESS, &ipa), 1);
+  CHECK_EQ(ipa.stats.smds_retrievals, 1);
+  CHECK_EQ(w.es11_calls, 2); /* initiateAuthentication, authenticateClient */
+  CHECK_EQ(profiles_on_card(&w), 1);
+  CHECK_EQ(w.es9_notifications, 1);
+  CHECK_OK(rsp_smdp_service_order_get(w.s.svc, "8944000000000000185", &oi));
+  CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
+  /* the PIR queued ES12.DeleteEvent; delivered, the SM-DS holds nothing for the card */
+  CHECK_EQ(oi.smds_event, 2);
+  CHECK_EQ(rsp_test_smds_events(&w.s), 1);
+  CHECK_EQ(rsp_test_smdp_es12_flush(&w.s), 1);
+  CHECK_EQ(rsp_test_smds_events(&w.s), 0);
+  CHECK_EQ(rsp_test_smdp_es12_flush(&w.s), 0);
+  /* the card's profile came from the event's SM-DP+ with the event's id as matchingId */
+  CHECK_EQ(w.es9_cancels, 0);
+  world_close(&w);
+}
+
+static void smds_direct_nist(void) { smds_direct("nist", false); }
+static void smds_direct_brp_root(void) { smds_direct("brp", true); }
+
+/* One ES2+ cancelOrder by the operator. */
+static void cancel_order(struct world *w, const char *iccid) {
+  struct rsp_es2p_json_cancel_order_req q = {
+      .header = {.function_requester_identifier = "op", .function_call_identifier = "9"},
+      .iccid = iccid,
+      .final_profile_status_indicator = "Available"};
+  struct rsp_es2p_json_cancel_order_resp r;
+  struct rsp_msg_json_doc doc;
+  struct rsp_buf body, out;
+  int status = 0;
+  rsp_msg_json_doc_init(&doc);
+  rsp_buf_init(&body, 1 << 16);
+  rsp_buf_init(&out, 1 << 16);
+  CHECK_OK(rsp_msg_json_encode(&rsp_es2p_json_cancel_order_req_type, &q, &body, NULL));
+  CHECK_OK(rsp_smdp_service_handle(w->s.svc, RSP_ES2P_PATH_CANCEL_ORDER, (const char *)body.data,
+                                   body.len, &status, &out));
+  CHECK_OK(rsp_msg_json_decode(&rsp_es2p_json_cancel_order_resp_type, (const char *)out.data,
+                               out.len, &doc, &r, NULL));
+  CHECK(rsp_msg_json_status_ok(&r.header));
+  rsp_msg_json_doc_free(&doc);
+  rsp_buf_free(&body);
+  rsp_buf_free(&out);
+}
+
+/* No event: the trigger ends in profileDownloadError, no SM-DP+ is called, nothing installed. The
+ * event of a cancelled order is deleted with it. */
+static void smds_no_event(void) {
+  struct world w;
+  struct rsp_ipa ipa;
+  char mid[64];
+  if (!world_open_smds(&w, "nist")) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  rsp_test_smdp_order_smds(&w.s, "8944000000000000193", SMDS_ADDRESS, mid, sizeof mid);
+  CHECK_EQ(rsp_test_smds_events(&w.s), 1);
+  cancel_order(&w, "8944000000000000193");
+  CHECK_EQ(order_event_state(&w, "8944000000000000193"), 2);
+  CHECK_EQ(rsp_test_smdp_es12_flush(&w.s), 1);
+  CHECK_EQ(rsp_test_smds_events(&w.s), 0);
+  CHECK_EQ(smds_trigger_poll(&w, SMDS_ADDRESS, &ipa), 0);
+  CHECK_EQ(ipa.stats.smds_retrievals, 1);
+  CHECK_EQ(w.es11_calls, 2);
+  CHECK_EQ(w.es9_calls, 0);
+  CHECK_EQ(profiles_on_card(&w), 0);
+  /* an SM-DS the IPA cannot reach: the same clean error */
+  CHECK_EQ(smds_trigger_poll(&w, UNREACHABLE, &ipa), 0);
+  CHECK_EQ(w.es11_calls, 2);
+  world_close(&w);
+}
+
+/* contactSmds without an address, on a card without a root SM-DS address: nothing to call,
+ * profileDownloadError at once. */
+static void smds_no_root(void) {
+  struct world w;
+  struct rsp_ipa ipa;
+  if (!world_open(&w, "nist")) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  CHECK_EQ(smds_trigger_poll(&w, NULL, &ipa), 0);
+  CHECK_EQ(ipa.stats.smds_retrievals, 0);
+  CHECK_EQ(w.es9_calls + w.es11_calls, 0);
+  CHECK_EQ(profiles_on_card(&w), 0);
+  world_close(&w);
+}
+
+/* The card's AuthenticateServerResponse the SM-DS got: its error code, -1 when it signed. */
+static int64_t card_auth_error(struct world *w) {
+  struct rsp_arena a;
+  struct rsp_msg_sgp32_authenticate_server_response *r = NULL;
+  int64_t code = -1;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  CHECK_OK(rsp_msg_decode(&rsp_msgt_sgp32_authenticate_server_response, w->es11_asr.data,
+                          w->es11_asr.len, &a, (void **)&r, NULL));
+  if (r && r->which == RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_ERROR)
+    code = r->u.authenticate_response_error->authenticate_error_code;
+  rsp_arena_free(&a);
+  return code;
+}
+
+/* The SM-DS signs with a certificate of another role (the SM-DP+'s CERT.DPpb, valid under the same
+ * CI): the card refuses AuthenticateServer with invalidCertificate (SGP.22 §5.7.13 accepts only
+ * CERT.DPauth and CERT.DSauth), the SM-DS refuses the retrieval, nothing is downloaded. */
+static void smds_wrong_role(void) {
+  struct world w;
+  struct rsp_ipa ipa;
+  struct rsp_ipa_smds_events ev;
+  char path[700], mid[64];
+  if (!world_open_smds(&w, "nist")) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  rsp_test_smdp_order_smds(&w.s, "8944000000000000201", SMDS_ADDRESS, mid, sizeof mid);
+  /* first the real CERT.DSauth: the card signs */
+  rsp_ipa_init(&ipa, &w.apdu, NULL, NULL);
+  CHECK_OK(rsp_ipa_smds_events(&ipa, &es9_ops, &w, SMDS_ADDRESS, &ev));
+  CHECK(ev.n == 1 && strcmp(ev.v[0].event_id, mid) == 0 &&
+        strcmp(ev.v[0].rsp_server_address, ADDRESS) == 0);
+  CHECK_EQ(card_auth_error(&w), -1);
+  struct rsp_smdp_identity *sid = w.s.smds_id;
+  rsp_signer_destroy(sid->auth);
+  rsp_cert_free(sid->auth_cert);
+  sid->auth = NULL;
+  sid->auth_cert = NULL;
+  snprintf(path, sizeof path, "%s/smdp/pb/key.pem", w.s.dir);
+  CHECK_OK(rsp_signer_inproc_load(path, &sid->auth));
+  snprintf(path, sizeof path, "%s/smdp/pb/cert.der", w.s.dir);
+  CHECK_OK(rsp_cert_load_file(path, &sid->auth_cert));
+  CHECK(rsp_ipa_smds_events(&ipa, &es9_ops, &w, SMDS_ADDRESS, &ev) != RSP_OK);
+  CHECK(ev.n == 0 && ev.failed_step && strcmp(ev.failed_step, "authenticateClient") == 0);
+  CHECK_EQ(card_auth_error(&w), RSP_MSG_AUTHENTICATE_ERROR_CODE_INVALID_CERTIFICATE);
+  CHECK_EQ(smds_trigger_poll(&w, SMDS_ADDRESS, &ipa), 0);
+  CHECK_EQ(profiles_on_card(&w), 0);
+  CHECK_EQ(w.es9_calls, 0);
+  CHECK_EQ(rsp_test_smds_events(&w.s), 1); /* still waiting for a good retrieval */
+  world_close(&w);
+}
+
+/* A session the card opened with an SM-DS only retrieves events: PrepareDownload for its
+ * transactionId, with the SM-DP+'s valid CERT.DPpb, is refused with noSessionContext before any
+ * signature is looked at (without that rule the zero signature would be invalidSignature). */
+static int64_t prepare_after_smds(struct world *w) {
+  struct rsp_ipa ipa;
+  struct rsp_ipa_smds_events ev;
+  struct rsp_arena a;
+  struct rsp_buf smdp2, req, out;
+  struct rsp_msg_sgp32_authenticate_server_response *asr = NULL;
+  struct rsp_msg_sgp32_prepare_download_response *pd = NULL;
+  uint8_t sig[RSP_SIG_RAW_LEN] = {0};
+  int64_t code = -1;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  rsp_buf_init(&smdp2, 1024);
+  rsp_buf_init(&req, 1 << 16);
+  rsp_buf_init(&out, 1 << 16);
+  rsp_ipa_init(&ipa, &w->apdu, NULL, NULL);
+  CHECK_OK(rsp_ipa_smds_events(&ipa, &es9_ops, w, SMDS_ADDRESS, &ev));
+  CHECK_OK(rsp_msg_decode(&rsp_msgt_sgp32_authenticate_server_response, w->es11_asr.data,
+                          w->es11_asr.len, &a, (void **)&asr, NULL));
+  struct rsp_msg_smdp_signed2 s2 = {
+      .transaction_id = asr->u.authenticate_response_ok->euicc_signed1->transaction_id};
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_smdp_signed2, &s2, &smdp2, NULL));
+  struct rsp_slice cert = rsp_cert_der(w->s.id->pb_cert);
+  struct rsp_smdp_prepare_download_parts parts = {.smdp_signed2 =
+                                                      rsp_msg_slice(smdp2.data, smdp2.len),
+                                                  .smdp_signature2 = rsp_msg_slice(sig, sizeof sig),
+                                                  .smdp_certificate = cert};
+  CHECK_OK(rsp_smdp_prepare_download_request_build(&parts, &req));
+  CHECK_OK(rsp_euicc_es10(w->s.card, req.data, req.len, &out));
+  if (rsp_msg_decode(&rsp_msgt_sgp32_prepare_download_response, out.data, out.len, &a, (void **)&pd,
+                     NULL) == RSP_OK &&
+      pd->which == RSP_MSG_SGP32_PREPARE_DOWNLOAD_RESPONSE_DOWNLOAD_RESPONSE_ERROR)
+    code = pd->u.download_response_error->download_error_code;
+  rsp_arena_free(&a);
+  rsp_buf_free(&smdp2);
+  rsp_buf_free(&req);
+  rsp_buf_free(&out);
+  return code;
+}
+
+static void smds_session_no_download(void) {
+  struct world w;
+  if (!world_open_smds(&w, "nist")) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  CHECK_EQ(prepare_after_smds(&w), RSP_MSG_DOWNLOAD_ERROR_CODE_NO_SESSION_CONTEXT);
+  world_close(&w);
+}
+
 /* ---- indirect downloads: the IPA, a test eIM with the relay, the SM-DP+ -----------------------
  */
 
@@ -235,6 +541,12 @@ struct spy {
   bool txid_echoed; /* the eIM's InitiateAuthenticationOkEsipa carried transactionId */
   uint8_t txid[16]; /* the session's transactionId, from the IPA's requests */
   size_t txid_len;
+  /* SM-DS relay of this test eIM (the ES11' part the test eIM has not): requests naming
+   * SMDS_ADDRESS go to the world's SM-DS, the event comes back in AuthenticateClientOkDSEsipa */
+  struct world *smds_world;
+  uint8_t smds_txid[16];
+  size_t smds_txid_len;
+  unsigned smds_relayed;
 };
 
 static void spy_request(struct spy *s, const struct rsp_msg_esipa_message_from_ipa_to_eim *m) {
@@ -264,6 +576,124 @@ static void spy_request(struct spy *s, const struct rsp_msg_esipa_message_from_i
   }
 }
 
+/* ES11 on behalf of the IPA: one JSON call to the world's SM-DS (on the /es11/ paths). */
+static bool smds_json(struct spy *s, const char *path, const struct rsp_msg_json_type *qt,
+                      const void *q, const struct rsp_msg_json_type *rt, void *r,
+                      struct rsp_msg_json_doc *doc) {
+  struct rsp_buf body, out;
+  int status = 0;
+  rsp_buf_init(&body, 1 << 16);
+  rsp_buf_init(&out, 1 << 16);
+  CHECK_OK(rsp_msg_json_encode(qt, q, &body, NULL));
+  CHECK_OK(rsp_smds_service_handle(s->smds_world->s.smds, path, (const char *)body.data, body.len,
+                                   &status, &out));
+  CHECK_EQ(status, 200);
+  bool ok = rsp_msg_json_decode(rt, (const char *)out.data, out.len, doc, r, NULL) == RSP_OK &&
+            rsp_msg_json_status_ok(r);
+  rsp_buf_free(&body);
+  rsp_buf_free(&out);
+  s->smds_relayed++;
+  return ok;
+}
+
+/* A TLV's value (the ESipa forms carry the signature and the key id without their header). */
+static struct rsp_slice tlv_value(struct rsp_slice tlv) {
+  struct rsp_der_tlv t;
+  if (rsp_der_parse_one(tlv.p, tlv.len, &t) != RSP_OK) return rsp_msg_slice(NULL, 0);
+  return rsp_msg_slice(t.val, t.len);
+}
+
+static rsp_err_t smds_initiate(struct spy *s,
+                               const struct rsp_msg_initiate_authentication_request_esipa *q,
+                               struct rsp_arena *a, struct rsp_buf *resp) {
+  struct rsp_msg_json_doc doc;
+  struct rsp_es9p_json_initiate_authentication_resp r;
+  struct rsp_msg_server_signed1 *ss1 = NULL;
+  struct rsp_es11_json_initiate_authentication_req jq = {.euicc_challenge = q->euicc_challenge,
+                                                         .euicc_info1 = q->euicc_info1->raw,
+                                                         .smds_address = SMDS_ADDRESS};
+  rsp_msg_json_doc_init(&doc);
+  CHECK(smds_json(s, RSP_ES11_PATH_INITIATE_AUTHENTICATION,
+                  &rsp_es11_json_initiate_authentication_req_type, &jq,
+                  &rsp_es9p_json_initiate_authentication_resp_type, &r, &doc));
+  CHECK_OK(rsp_msg_decode(&rsp_msgt_server_signed1, r.server_signed1.p, r.server_signed1.len, a,
+                          (void **)&ss1, NULL));
+  s->smds_txid_len = r.transaction_id.len;
+  memcpy(s->smds_txid, r.transaction_id.p, r.transaction_id.len);
+  struct rsp_msg_initiate_authentication_ok_esipa ok = {
+      .transaction_id = r.transaction_id,
+      .server_signed1 = ss1,
+      .server_signature1 = tlv_value(r.server_signature1),
+      .euicc_ci_pk_identifier_to_be_used = tlv_value(r.euicc_ci_pk_id_to_be_used),
+      .server_certificate = r.server_certificate};
+  struct rsp_msg_initiate_authentication_response_esipa ia = {
+      .which = RSP_MSG_INITIATE_AUTHENTICATION_RESPONSE_ESIPA_INITIATE_AUTHENTICATION_OK_ESIPA,
+      .u.initiate_authentication_ok_esipa = &ok};
+  struct rsp_msg_esipa_message_from_eim_to_ipa m = {
+      .which = RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_INITIATE_AUTHENTICATION_RESPONSE_ESIPA,
+      .u.initiate_authentication_response_esipa = &ia};
+  rsp_err_t rc = rsp_msg_encode(&rsp_msgt_esipa_message_from_eim_to_ipa, &m, resp, NULL);
+  rsp_msg_json_doc_free(&doc);
+  return rc;
+}
+
+/* The first event becomes the trigger of AuthenticateClientOkDSEsipa (an activation code);
+ * none leaves the trigger out. */
+static rsp_err_t smds_authenticate(struct spy *s,
+                                   const struct rsp_msg_authenticate_client_request_esipa *q,
+                                   struct rsp_buf *resp) {
+  struct rsp_msg_json_doc doc;
+  struct rsp_es11_json_authenticate_client_resp r;
+  char ac[600];
+  struct rsp_es9p_json_authenticate_client_req jq = {.transaction_id = q->transaction_id,
+                                                     .authenticate_server_response =
+                                                         q->authenticate_server_response->raw};
+  rsp_msg_json_doc_init(&doc);
+  CHECK(smds_json(s, RSP_ES11_PATH_AUTHENTICATE_CLIENT, &rsp_es9p_json_authenticate_client_req_type,
+                  &jq, &rsp_es11_json_authenticate_client_resp_type, &r, &doc));
+  struct rsp_msg_profile_download_data pd = {.which =
+                                                 RSP_MSG_PROFILE_DOWNLOAD_DATA_ACTIVATION_CODE};
+  struct rsp_msg_profile_download_trigger_request tr = {.profile_download_data = &pd};
+  struct rsp_msg_authenticate_client_ok_ds_esipa ok = {.transaction_id = q->transaction_id};
+  if (r.event_entries.n > 0) {
+    const struct rsp_es11_json_event_entry *e = r.event_entries.v;
+    snprintf(ac, sizeof ac, "1$%s$%s", e[0].rsp_server_address, e[0].event_id);
+    pd.u.activation_code = rsp_msg_slice(ac, strlen(ac));
+    ok.profile_download_trigger = &tr;
+  }
+  struct rsp_msg_authenticate_client_response_esipa acr = {
+      .which = RSP_MSG_AUTHENTICATE_CLIENT_RESPONSE_ESIPA_AUTHENTICATE_CLIENT_OK_DS_ESIPA,
+      .u.authenticate_client_ok_ds_esipa = &ok};
+  struct rsp_msg_esipa_message_from_eim_to_ipa m = {
+      .which = RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_AUTHENTICATE_CLIENT_RESPONSE_ESIPA,
+      .u.authenticate_client_response_esipa = &acr};
+  rsp_err_t rc = rsp_msg_encode(&rsp_msgt_esipa_message_from_eim_to_ipa, &m, resp, NULL);
+  rsp_msg_json_doc_free(&doc);
+  return rc;
+}
+
+/* True when the request is for the SM-DS (and answered into resp). */
+static bool smds_request(struct spy *s, const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
+                         struct rsp_arena *a, struct rsp_buf *resp, rsp_err_t *rc) {
+  if (!s->smds_world) return false;
+  if (m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_INITIATE_AUTHENTICATION_REQUEST_ESIPA) {
+    const struct rsp_msg_initiate_authentication_request_esipa *q =
+        m->u.initiate_authentication_request_esipa;
+    if (q->smdp_address.len != strlen(SMDS_ADDRESS) ||
+        memcmp(q->smdp_address.p, SMDS_ADDRESS, q->smdp_address.len) != 0)
+      return false;
+    *rc = smds_initiate(s, q, a, resp);
+    return true;
+  }
+  if (m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_AUTHENTICATE_CLIENT_REQUEST_ESIPA) {
+    struct rsp_slice t = m->u.authenticate_client_request_esipa->transaction_id;
+    if (t.len != s->smds_txid_len || memcmp(t.p, s->smds_txid, t.len) != 0) return false;
+    *rc = smds_authenticate(s, m->u.authenticate_client_request_esipa, resp);
+    return true;
+  }
+  return false;
+}
+
 static rsp_err_t spy_exchange(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp) {
   struct spy *s = ctx;
   struct rsp_arena a;
@@ -273,8 +703,13 @@ static rsp_err_t spy_exchange(void *ctx, const uint8_t *req, size_t len, struct 
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
   CHECK_OK(
       rsp_msg_decode(&rsp_msgt_esipa_message_from_ipa_to_eim, req, len, &a, (void **)&m, NULL));
+  rsp_err_t rc = RSP_OK;
+  if (m && smds_request(s, m, &a, resp, &rc)) {
+    rsp_arena_free(&a);
+    return rc;
+  }
   if (m) spy_request(s, m);
-  rsp_err_t rc = rsp_eim_test_exchange(s->eim, req, len, resp);
+  rc = rsp_eim_test_exchange(s->eim, req, len, resp);
   if (rc == RSP_OK && resp->len > start &&
       rsp_msg_decode(&rsp_msgt_esipa_message_from_eim_to_ipa, resp->data + start, resp->len - start,
                      &a, (void **)&r, NULL) == RSP_OK &&
@@ -298,9 +733,10 @@ struct indirect {
   struct rsp_ipa ipa;
 };
 
-static bool indirect_open(struct indirect *x, const char *curve, bool minimize) {
+static bool indirect_open_world(struct indirect *x, const char *curve, bool minimize, bool smds) {
   memset(x, 0, sizeof *x);
-  if (!world_open(&x->w, curve)) return false;
+  if (!(smds ? world_open_smds(&x->w, curve) : world_open(&x->w, curve))) return false;
+  if (smds) x->spy.smds_world = &x->w;
   struct rsp_eim_relay_options ro = {.es9 = &eim_es9_ops, .es9_ctx = &x->w};
   if (rsp_eim_relay_new(&ro, &x->relay) != RSP_OK) return false;
   rsp_eim_test_init(&x->eim, x->relay);
@@ -309,6 +745,10 @@ static bool indirect_open(struct indirect *x, const char *curve, bool minimize) 
   rsp_ipa_init(&x->ipa, &x->w.apdu, &spy_ops, &x->spy);
   x->ipa.minimize_esipa_bytes = minimize; /* no ES9+ port: AUTO means indirect */
   return true;
+}
+
+static bool indirect_open(struct indirect *x, const char *curve, bool minimize) {
+  return indirect_open_world(x, curve, minimize, false);
 }
 
 static void indirect_close(struct indirect *x) {
@@ -639,6 +1079,48 @@ static void immediate_enable(void) {
   immediate_enable_mode(false);
 }
 
+/* contactSmds with indirect download: the eIM relays the retrieval (AuthenticateClientOkDSEsipa
+ * carries the event as an activation code), then the download itself; the event goes after the
+ * PIR. A second trigger finds no event: profileDownloadError. */
+static void smds_indirect(void) {
+  struct indirect x;
+  char mid[64];
+  if (!indirect_open_world(&x, "nist", false, true)) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the world");
+    return;
+  }
+  rsp_test_smdp_order_smds(&x.w.s, "8944000000000000219", SMDS_ADDRESS, mid, sizeof mid);
+  queue_data_request(&x);
+  for (int i = 0; i < 2; i++) {
+    struct rsp_msg_profile_download_data_contact_smds cs = {
+        .smds_address = rsp_msg_slice(SMDS_ADDRESS, strlen(SMDS_ADDRESS))};
+    struct rsp_msg_profile_download_data pd = {.which = RSP_MSG_PROFILE_DOWNLOAD_DATA_CONTACT_SMDS,
+                                               .u.contact_smds = &cs};
+    struct rsp_msg_profile_download_trigger_request tr = {
+        .profile_download_data = &pd, .eim_transaction_id = rsp_msg_slice("\x42", 1)};
+    struct rsp_buf b;
+    rsp_buf_init(&b, 1024);
+    CHECK_OK(rsp_msg_encode(&rsp_msgt_profile_download_trigger_request, &tr, &b, NULL));
+    CHECK_OK(rsp_eim_test_queue(&x.eim, b.data, b.len));
+    rsp_buf_free(&b);
+    CHECK_OK(rsp_ipa_poll(&x.ipa));
+    CHECK_EQ(x.ipa.stats.smds_retrievals, (unsigned)i + 1);
+    CHECK_EQ(x.spy.smds_relayed, 2u * ((unsigned)i + 1));
+    check_trigger_result(&x, i == 0);
+    CHECK_EQ(profiles_on_card(&x.w), 1);
+    if (i == 0) {
+      struct rsp_smdp_order_info oi;
+      CHECK_OK(rsp_smdp_service_order_get(x.w.s.svc, "8944000000000000219", &oi));
+      CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
+      CHECK_EQ(x.ipa.stats.indirect_downloads, 1);
+      CHECK_EQ(rsp_test_smdp_es12_flush(&x.w.s), 1);
+      CHECK_EQ(rsp_test_smds_events(&x.w.s), 0);
+    }
+  }
+  CHECK_EQ(x.w.es11_calls, 0); /* the IPA itself never called the SM-DS */
+  indirect_close(&x);
+}
+
 static void indirect_nist(void) { indirect("nist", false); }
 static void indirect_brp(void) { indirect("brp", false); }
 static void indirect_nist_minimized(void) { indirect("nist", true); }
@@ -654,7 +1136,10 @@ int main(int argc, char **argv) {
       T(indirect_brp),           T(indirect_nist_minimized),
       T(indirect_brp_minimized), T(indirect_wrong_matching_id),
       T(indirect_bpp_refused),   T(mode_selection),
-      T(immediate_enable)};
+      T(immediate_enable),       T(smds_direct_nist),
+      T(smds_direct_brp_root),   T(smds_no_event),
+      T(smds_wrong_role),        T(smds_session_no_download),
+      T(smds_indirect),          T(smds_no_root)};
   if (argc < 2) return 2;
   pki_bin = argv[1];
   rsp_log_set_level(RSP_LOG_ERROR);

@@ -2,7 +2,9 @@
  * rsp-pki (its path is argv[1]). POST round trip, keep-alive and session resumption (counted on
  * the server), the body cap (413), routing answers of the handler (404, 405, 500), the client's
  * response cap, server certificates from another CA, mutual TLS (required and optional),
- * concurrent clients, shutdown with requests in flight, option checks and the access log. */
+ * concurrent clients, shutdown with requests in flight, option checks, the access log, and what
+ * the handler sees of a request: the query string kept in the path, the Authorization and
+ * X-API-Key headers (NULL when absent). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,8 +25,8 @@ static struct {
   pthread_mutex_t mu;
   int calls;
   unsigned sleep_ms;
-  char subject[512], admin[64], ua[128], ct[128];
-  bool had_subject;
+  char subject[512], admin[64], ua[128], ct[128], path[256], auth[128], key[128];
+  bool had_subject, had_auth, had_key;
 } seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static struct {
@@ -75,16 +77,24 @@ static void record(const struct rsp_net_request *req) {
   snprintf(seen.admin, sizeof seen.admin, "%s", req->admin_protocol ? req->admin_protocol : "");
   snprintf(seen.ua, sizeof seen.ua, "%s", req->user_agent ? req->user_agent : "");
   snprintf(seen.ct, sizeof seen.ct, "%s", req->content_type ? req->content_type : "");
+  snprintf(seen.path, sizeof seen.path, "%s", req->path);
+  seen.had_auth = req->authorization != NULL;
+  seen.had_key = req->api_key != NULL;
+  snprintf(seen.auth, sizeof seen.auth, "%s", req->authorization ? req->authorization : "");
+  snprintf(seen.key, sizeof seen.key, "%s", req->api_key ? req->api_key : "");
   pthread_mutex_unlock(&seen.mu);
 }
 
-/* /echo answers a POST with its body; /big with 4 kB; /fail fails; the rest is 404. */
+/* /echo answers a POST with its body; /big with 4 kB; /fail fails; /target[?...] with the
+ * request target it saw; the rest is 404. */
 static rsp_err_t handler(void *ctx, const struct rsp_net_request *req,
                          struct rsp_net_response *res) {
   static char big[4096];
   record(req);
   if (seen.sleep_ms) usleep(seen.sleep_ms * 1000);
   if (strcmp(req->path, "/fail") == 0) return RSP_E_INTERNAL;
+  if (strncmp(req->path, "/target", 7) == 0)
+    return rsp_net_response_set(res, 200, "text/plain", req->path, strlen(req->path));
   if (strcmp(req->path, "/big") == 0) {
     memset(big, 'b', sizeof big);
     return rsp_net_response_set(res, 200, "application/octet-stream", big, sizeof big);
@@ -462,6 +472,38 @@ static void access_log(void) {
   rsp_net_server_destroy(srv);
 }
 
+/* The handler gets the query string in `path`, and the API key headers as sent (any case of the
+ * names), NULL when absent; the access log line has the target but never the key. */
+static void request_headers(void) {
+  struct rsp_net_server *srv = start_server(NULL);
+  struct rsp_net_client *c = new_client(pki, NULL, 0);
+  struct rsp_net_client_response res;
+  static const struct rsp_net_header keys[] = {{"Authorization", "Bearer s3cret-token"},
+                                               {"x-api-key", "k-123"}};
+  static const char target[] = "/target?after=89049032000000000000000000000001&limit=10&q=a%20b";
+  CHECK_OK(rsp_net_client_request(c, "GET", url(srv, target), keys, 2, NULL, 0, &res));
+  CHECK_EQ(res.status, 200);
+  CHECK(res.body.len == strlen(target) && memcmp(res.body.data, target, res.body.len) == 0);
+  rsp_net_client_response_free(&res);
+  CHECK_STR(seen.path, target);
+  CHECK(seen.had_auth);
+  CHECK_STR(seen.auth, "Bearer s3cret-token");
+  CHECK(seen.had_key);
+  CHECK_STR(seen.key, "k-123");
+  pthread_mutex_lock(&logged.mu);
+  CHECK(strstr(logged.last, "limit=10") != NULL);
+  CHECK(strstr(logged.last, "s3cret") == NULL && strstr(logged.last, "k-123") == NULL);
+  pthread_mutex_unlock(&logged.mu);
+  CHECK_OK(rsp_net_client_request(c, "DELETE", url(srv, "/target/7"), NULL, 0, NULL, 0, &res));
+  CHECK_EQ(res.status, 200);
+  rsp_net_client_response_free(&res);
+  CHECK_STR(seen.path, "/target/7");
+  CHECK(!seen.had_auth);
+  CHECK(!seen.had_key);
+  rsp_net_client_destroy(c);
+  rsp_net_server_destroy(srv);
+}
+
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {
       T(round_trip),
@@ -477,6 +519,7 @@ int main(int argc, char **argv) {
       T(shutdown_in_flight),
       T(bad_options),
       T(access_log),
+      T(request_headers),
   };
   char cmd[700];
   int rc;

@@ -37,7 +37,7 @@ m = json.load(open(os.path.join(d, "pki.json")))
 assert m["format"] == "openrsp-pki/1", m["format"]
 assert m["curve"] == want_curve, m["curve"]
 entries = [m["ci"], m["eum"], m["smdp"]["auth"], m["smdp"]["pb"], m["smdp"]["tls"],
-           m["eim"]["sign"], m["eim"]["tls"]] + m["euicc"]
+           m["smds"]["auth"], m["smds"]["tls"], m["eim"]["sign"], m["eim"]["tls"]] + m["euicc"]
 for e in entries:
     for k in ("cert", "cert_pem", "key"):
         if k in e:
@@ -105,10 +105,12 @@ openssl_checks() {
   sig_ok "$d/ci/cert.der" "$d/ci/cert.der"
   sig_ok "$d/eum/cert.der" "$d/ci/cert.der"
   for e in "$d"/euicc/*/cert.der; do sig_ok "$e" "$d/eum/cert.der"; done
-  for p in smdp/auth smdp/pb smdp/tls eim/sign eim/tls; do sig_ok "$d/$p/cert.der" "$d/ci/cert.der"; done
+  for p in smdp/auth smdp/pb smdp/tls smds/auth smds/tls eim/sign eim/tls; do
+    sig_ok "$d/$p/cert.der" "$d/ci/cert.der"
+  done
   # TLS chains are ordinary X.509 paths (no nameConstraints on the CI): OpenSSL accepts them.
   openssl verify -x509_strict -purpose sslserver -CAfile "$d/ci/cert.pem" \
-    "$d/smdp/tls/cert.pem" "$d/eim/tls/cert.pem" >/dev/null ||
+    "$d/smdp/tls/cert.pem" "$d/smds/tls/cert.pem" "$d/eim/tls/cert.pem" >/dev/null ||
     fail "openssl verify of the TLS certificates under the CI"
   # The eUICC path is where OpenSSL's nameConstraints check differs from the RSP rule
   # ("permitted subtree violation"); it is only reported here, not asserted.
@@ -130,18 +132,26 @@ for curve in nist brp; do
   step "create $curve"
   expect_rc 0 "$PKI" create --dir "$d" --curve "$curve" \
     --eid 89049032123451234512345678901235 --eid-range 890490320000000000000000000100:3 \
-    --smdp-host smdp.openrsp.test --eim-host eim.openrsp.test --eim-id test-eim
+    --smdp-host smdp.openrsp.test --smds-host smds.openrsp.test --eim-host eim.openrsp.test \
+    --eim-id test-eim
   expect_rc 0 "$PKI" verify --dir "$d"
-  grep -q "11 certificates checked: 11 ok, 0 failed" "$WORK/out.txt" || fail "verify summary"
+  grep -q "13 certificates checked: 13 ok, 0 failed" "$WORK/out.txt" || fail "verify summary"
   "$PKI" verify --dir "$d" --json | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-assert r["ok"] is True and r["failed"] == 0 and r["checked"] == 11, r
+assert r["ok"] is True and r["failed"] == 0 and r["checked"] == 13, r
 assert all(x["ok"] and x["depth"] == -1 for x in r["results"])'
   check_manifest "$d" "$curve" 4
   openssl_checks "$d"
   openssl x509 -inform DER -in "$d/smdp/tls/cert.der" -noout -ext subjectAltName |
     grep -q "DNS:smdp.openrsp.test" || fail "SM-DP+ TLS SAN"
+  openssl x509 -inform DER -in "$d/smds/tls/cert.der" -noout -ext subjectAltName |
+    grep -q "DNS:smds.openrsp.test" || fail "SM-DS TLS SAN"
+  # the SM-DS roles (SGP.22 4.5.2.1: id-rspRole-ds-auth .7, ds-tls .6)
+  openssl x509 -inform DER -in "$d/smds/auth/cert.der" -noout -ext certificatePolicies |
+    grep -q "2.23.146.1.2.1.7" || fail "SM-DS auth role"
+  openssl x509 -inform DER -in "$d/smds/tls/cert.der" -noout -ext certificatePolicies |
+    grep -q "2.23.146.1.2.1.6" || fail "SM-DS TLS role"
   openssl x509 -inform DER -in "$d/eum/cert.der" -noout -ext nameConstraints |
     grep -q "serialNumber *= *89049032" || fail "EUM nameConstraints"
 done
@@ -172,6 +182,12 @@ cp -r "$WORK/create-brp" "$t.2"
 cp "$t.2/smdp/pb/key.pem" "$t.2/smdp/auth/key.pem"
 expect_rc 1 "$PKI" verify --dir "$t.2"
 grep -q "FAIL  smdp auth" "$WORK/out.txt" || fail "mismatched key not reported"
+# An SM-DS auth certificate with another role (the SM-DP+'s) must not verify as CERT.DSauth.
+cp -r "$WORK/create-brp" "$t.3"
+cp "$t.3/smdp/auth/cert.der" "$t.3/smds/auth/cert.der"
+cp "$t.3/smdp/auth/key.pem" "$t.3/smds/auth/key.pem"
+expect_rc 1 "$PKI" verify --dir "$t.3"
+grep -q "FAIL  smds auth" "$WORK/out.txt" || fail "SM-DS certificate of the wrong role not reported"
 
 # ---- import-sgp26 ----------------------------------------------------------------------------
 if [[ -z "$SHARED" || ! -d "$SHARED/sgp26" ]]; then

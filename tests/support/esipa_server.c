@@ -139,7 +139,7 @@ static rsp_err_t handle_locked(struct rsp_test_esipa *s, const struct rsp_net_re
     s->counts.failed++;
     status = s->fail_status;
   } else if (s->relay && rsp_eim_relay_accepts(m)) {
-    struct rsp_eim_device dev = {.eid = rsp_msg_slice(s->eid, 16)};
+    struct rsp_eim_relay_device dev = {.eid = rsp_msg_slice(s->eid, 16)};
     s->counts.relayed++;
     if (m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_HANDLE_NOTIFICATION_ESIPA) {
       const struct rsp_msg_sgp32_pending_notification *p =

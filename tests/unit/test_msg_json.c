@@ -313,6 +313,12 @@ static void fill_field(struct rsp_arena *a, const struct rsp_msg_json_field *f, 
       *(void **)p = o;
     }
     break;
+  case RSP_MSG_JSON_ARRAY: { /* two items */
+    char *items = rsp_arena_alloc(a, 2 * f->type->size);
+    for (int i = 0; i < 2; i++) fill_body(a, f->type, items + i * f->type->size, minimal, seed + i);
+    *(struct rsp_msg_json_array *)p = (struct rsp_msg_json_array){items, 2};
+    break;
+  }
   default:
     CHECK(!"unknown kind");
   }

@@ -16,7 +16,7 @@
  * challenge, the SM-DP+ OID, the profile's ICCID ...) and the SM-DP+ to talk to. A session ends
  * with its PIR or its cancelSession; the oldest goes when the table is full. A refusal of the
  * SM-DP+ becomes the ESipa function's error value (the table in docs/adr/0006). One relay serves
- * one thread at a time. */
+ * several threads: requests are taken one at a time (a mutex), as the ES9+ port is shared. */
 #ifndef RSP_EIM_RELAY_H
 #define RSP_EIM_RELAY_H
 
@@ -42,7 +42,7 @@ struct rsp_eim_es9_ops {
 /* What the eIM knows of the device a request comes from (from IpaEuiccData, its own records and
  * its configuration). Slices may be empty when unknown; a compact form that needs an unknown
  * value is refused. The relay copies what a session needs. */
-struct rsp_eim_device {
+struct rsp_eim_relay_device {
   struct rsp_slice eid;               /* 16 bytes */
   struct rsp_slice euicc_info1;       /* BF20: initiateAuthentication when the IPA left it out */
   struct rsp_slice euicc_info2;       /* BF22: expands CompactAuthenticateResponseOk */
@@ -85,7 +85,7 @@ bool rsp_eim_relay_accepts(const struct rsp_msg_esipa_message_from_ipa_to_eim *m
  * transactionIds are answered with the function's error value (RSP_OK); rsp_err_t reports what
  * could not be evaluated: RSP_E_UNSUPPORTED for a request that is not a download one, a
  * notification that cannot be rebuilt or forwarded, memory. */
-rsp_err_t rsp_eim_relay_handle(struct rsp_eim_relay *r, const struct rsp_eim_device *dev,
+rsp_err_t rsp_eim_relay_handle(struct rsp_eim_relay *r, const struct rsp_eim_relay_device *dev,
                                const struct rsp_msg_esipa_message_from_ipa_to_eim *m,
                                struct rsp_buf *resp);
 

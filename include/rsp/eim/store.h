@@ -357,6 +357,8 @@ struct rsp_eim_store_ops {
                                       int64_t now);
   rsp_err_t (*audit_list)(struct rsp_eim_store *s, const struct rsp_eim_audit_query *q,
                           struct rsp_eim_audit_list *out);
+  rsp_err_t (*audit_add)(struct rsp_eim_store *s, const char *eid, int64_t operation_id,
+                         const char *event, const char *detail, struct rsp_slice der, int64_t now);
 };
 
 /* A backend's handle starts with this (its first member), so the public functions find the
@@ -475,5 +477,13 @@ rsp_err_t rsp_eim_store_notification_forwarded(struct rsp_eim_store *s, const ch
 /* Entries in id order (the trail is append-only: the SQLite file refuses UPDATE and DELETE). */
 rsp_err_t rsp_eim_store_audit_list(struct rsp_eim_store *s, const struct rsp_eim_audit_query *q,
                                    struct rsp_eim_audit_list *out);
+/* Appends one entry of an event the store does not write itself (the ESipa service's
+ * "bad_signature", "result_unverified", "state_change", "euicc_data_refused" ...): `eid` and
+ * `operation_id` may be NULL / 0, `event` is 1..RSP_EIM_EVENT_MAX bytes of [a-z0-9_], `detail`
+ * a JSON object as text (NULL: {}), `der` the bytes concerned (p NULL: none, else one DER
+ * element within RSP_EIM_RESULT_MAX). */
+rsp_err_t rsp_eim_store_audit_add(struct rsp_eim_store *s, const char *eid, int64_t operation_id,
+                                  const char *event, const char *detail, struct rsp_slice der,
+                                  int64_t now);
 
 #endif

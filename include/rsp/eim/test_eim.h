@@ -29,8 +29,8 @@
 #define RSP_EIM_TEST_KINDS 9
 
 struct rsp_eim_test {
-  struct rsp_eim_relay *relay;  /* borrowed; NULL: download requests are refused (unsupported) */
-  struct rsp_eim_device device; /* what the eIM knows; the slices point into the bufs below */
+  struct rsp_eim_relay *relay; /* borrowed; NULL: download requests are refused (unsupported) */
+  struct rsp_eim_relay_device device; /* what the eIM knows; the slices point into the bufs below */
   struct rsp_buf euicc_info1, euicc_info2, euicc_certificate, eum_certificate, eid;
   struct rsp_buf queue[RSP_EIM_TEST_MAX_ITEMS]; /* BF51 / BF52 / BF54, served in order */
   size_t queued, served;

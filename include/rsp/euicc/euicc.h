@@ -34,6 +34,9 @@ struct rsp_euicc_options {
   int64_t (*now)(void *ctx);
   void *now_ctx;
   bool ignore_cert_time; /* accept expired server certificates (test PKIs from the past) */
+  /* The root SM-DS address set at manufacture (ES10a.GetEuiccConfiguredAddresses
+   * rootDsAddress), given to a new card; NULL or "": none. A stored card keeps its own. */
+  const char *root_ds_address;
 };
 
 /* ---- durable state: SQLite file shared by the cards of one process ---- */

@@ -64,4 +64,39 @@ rsp_err_t rsp_ipa_download(struct rsp_ipa *ipa, const struct rsp_ipa_es9_ops *es
 rsp_err_t rsp_ipa_download_indirect(struct rsp_ipa *ipa, const struct rsp_ipa_download_params *p,
                                     struct rsp_ipa_download_result *out);
 
+/* ---- SM-DS event retrieval (SGP.22 §3.6.2, the IPA in the LPA role; SGP.32 contactSmds) ------
+ * GetEUICCChallenge, GetEUICCInfo1, ES11.InitiateAuthentication at the SM-DS, AuthenticateServer
+ * (ctxParams1 without matchingId), ES11.AuthenticateClient: the SM-DS answers the events of the
+ * card's EID. Each event names an SM-DP+ (rspServerAddress) and the matchingId to use there
+ * (eventId). ES11 goes through the ES9+ port with the ES9+ paths and bodies, which is what LPAs
+ * send to SM-DSs (docs/adr/0007-smds-es11-paths.md). */
+
+#define RSP_IPA_SMDS_EVENTS_MAX 8
+#define RSP_IPA_SMDS_FIELD_MAX 255 /* eventId, rspServerAddress */
+
+struct rsp_ipa_smds_event {
+  char event_id[RSP_IPA_SMDS_FIELD_MAX + 1];
+  char rsp_server_address[RSP_IPA_SMDS_FIELD_MAX + 1];
+};
+
+struct rsp_ipa_smds_events {
+  size_t n; /* the first RSP_IPA_SMDS_EVENTS_MAX events, in the SM-DS's order */
+  struct rsp_ipa_smds_event v[RSP_IPA_SMDS_EVENTS_MAX];
+  const char *failed_step; /* which step failed (static text), NULL on success */
+};
+
+/* Direct: ES11 through the ES9+ port to the SM-DS at smds_address (FQDN[:port]). RSP_OK when the
+ * SM-DS answered; out->n may then be 0 (no event waits). A refusal of the SM-DS is RSP_E_STATE
+ * (logged with its codes). */
+rsp_err_t rsp_ipa_smds_events(struct rsp_ipa *ipa, const struct rsp_ipa_es9_ops *es9, void *es9_ctx,
+                              const char *smds_address, struct rsp_ipa_smds_events *out);
+
+/* Indirect (SGP.32 §3.2.3.2): the same card steps, the SM-DS reached through the eIM
+ * (InitiateAuthenticationRequestEsipa with the SM-DS address, AuthenticateClientRequestEsipa),
+ * which answers AuthenticateClientOkDSEsipa: its profileDownloadTrigger (an activation code) is
+ * the event, absent when none waits. eim_transaction_id (may be empty) is the trigger's. */
+rsp_err_t rsp_ipa_smds_events_indirect(struct rsp_ipa *ipa, const char *smds_address,
+                                       struct rsp_slice eim_transaction_id,
+                                       struct rsp_ipa_smds_events *out);
+
 #endif

@@ -44,8 +44,9 @@ struct rsp_ipa_stats {
   unsigned indirect_downloads; /* downloads relayed by the eIM (ESipa), any outcome */
   unsigned immediate_enables;  /* profiles enabled by ImmediateEnable after install */
   unsigned immediate_enable_refusals; /* ImmediateEnable answered other than ok */
-  unsigned redelivered;   /* package results delivered again (an earlier delivery failed) */
-  unsigned notifications; /* pending notifications handed to the eIM (HandleNotification) */
+  unsigned redelivered;     /* package results delivered again (an earlier delivery failed) */
+  unsigned notifications;   /* pending notifications handed to the eIM (HandleNotification) */
+  unsigned smds_retrievals; /* SM-DS event retrievals (contactSmds triggers), any outcome */
 };
 
 /* Who talks to the SM-DP+ when the eIM triggers a download (SGP.32 §3.2.3, notes 1.3).

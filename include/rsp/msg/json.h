@@ -1,9 +1,11 @@
-/* openrsp: the JSON function bindings of ES9+ and ES2+ (SGP.22 §6.5) and ESipa (SGP.32 §6.4).
+/* openrsp: the JSON function bindings of ES9+, ES2+, ES11 and ES12 (SGP.22 §6.5) and ESipa
+ * (SGP.32 §6.4).
  *
  * Every request and response body is a C struct described by a const table of fields (JSON key,
  * kind, offset, flags), and one engine (lib/msg/json_binding.c, on jansson) converts between the
- * JSON text and the struct for all of them. The tables are in lib/msg/es9p_json.c, es2p_json.c and
- * esipa_json.c, the key names exactly as docs/sgp32-notes.md §2.3a and §6 give them.
+ * JSON text and the struct for all of them. The tables are in lib/msg/es9p_json.c, es2p_json.c,
+ * es11_json.c and esipa_json.c, the key names exactly as docs/sgp32-notes.md §2.3a and §6 give
+ * them.
  *
  * Value conventions in the body structs (both for decoding and for encoding):
  *   - STRING values are NUL-terminated UTF-8 `const char *`; NULL = absent;
@@ -12,7 +14,8 @@
  *   - INT and BOOL are struct rsp_msg_int / rsp_msg_bool with a `present` flag;
  *   - a status is an enum whose 0 means absent;
  *   - a nested JSON object is a pointer (NULL = absent), except the headers and ES2+
- *     notificationPointStatus, which are embedded (absent = all members absent).
+ *     notificationPointStatus, which are embedded (absent = all members absent);
+ *   - a JSON array of objects (ES11 eventEntries) is a struct rsp_msg_json_array.
  * A decoded body points into a struct rsp_msg_json_doc, which owns every string and byte array of
  * it (the JSON text itself can be dropped right after decoding): keep the doc alive while the body
  * is used and release it with rsp_msg_json_doc_free.
@@ -72,6 +75,11 @@
 #define RSP_ESIPA_JSON_PATH_HANDLE_NOTIFICATION "/gsma/rsp2/esipa/handleNotification"
 #define RSP_ESIPA_JSON_PATH_CANCEL_SESSION "/gsma/rsp2/esipa/cancelSession"
 
+#define RSP_ES11_PATH_INITIATE_AUTHENTICATION "/gsma/rsp2/es11/initiateAuthentication"
+#define RSP_ES11_PATH_AUTHENTICATE_CLIENT "/gsma/rsp2/es11/authenticateClient"
+#define RSP_ES12_PATH_REGISTER_EVENT "/gsma/rsp2/es12/registerEvent"
+#define RSP_ES12_PATH_DELETE_EVENT "/gsma/rsp2/es12/deleteEvent"
+
 /* ---- the engine ------------------------------------------------------------------------------ */
 
 enum rsp_msg_json_kind {
@@ -84,6 +92,17 @@ enum rsp_msg_json_kind {
   RSP_MSG_JSON_EID,        /* struct rsp_slice of RSP_EID_LEN bytes; 32 hex digits */
   RSP_MSG_JSON_ENUM,       /* an int-sized enum, 0 = absent; a JSON string from `names` */
   RSP_MSG_JSON_OBJECT,     /* nested object of `type`: a pointer, or embedded with F_INLINE */
+  RSP_MSG_JSON_ARRAY,      /* struct rsp_msg_json_array of objects of `type` */
+};
+
+/* Default cap of the items of an ARRAY field when its `hi` gives none. */
+#define RSP_MSG_JSON_MAX_ITEMS 64u
+
+/* An ARRAY value: `n` objects of the field's `type`, one after the other as in a C array
+ * (n * type->size bytes at v). v == NULL = absent; an empty array is v != NULL with n == 0. */
+struct rsp_msg_json_array {
+  void *v;
+  size_t n;
 };
 
 #define RSP_MSG_JSON_F_REQUIRED 0x01u
@@ -130,7 +149,8 @@ struct rsp_msg_json_field {
   uint8_t kind;      /* enum rsp_msg_json_kind */
   uint8_t flags;     /* RSP_MSG_JSON_F_* */
   /* STRING: byte length bounds; HEX/B64/B64_TLV: decoded byte length bounds (hi 0 = the default
-   * cap); INT: value bounds (lo == hi == 0: any value). */
+   * cap); INT: value bounds (lo == hi == 0: any value); ARRAY: item count bounds (hi 0 =
+   * RSP_MSG_JSON_MAX_ITEMS). */
   int64_t lo, hi;
   /* B64_TLV: the accepted tags (0-terminated; none listed = any tag). */
   uint32_t tags[RSP_MSG_JSON_MAX_TAGS];
@@ -138,7 +158,7 @@ struct rsp_msg_json_field {
    * wrapped in tags[0] (a raw r||s signature becomes 5F37 40 r||s); a TLV must then hold exactly
    * this many value bytes. */
   uint16_t wrap_len;
-  const struct rsp_msg_json_type *type; /* OBJECT */
+  const struct rsp_msg_json_type *type; /* OBJECT, and the items of an ARRAY */
   const char *const *names;             /* ENUM: names[1..nnames] */
   uint8_t nnames;
 };
@@ -249,6 +269,10 @@ enum rsp_msg_json_func {
   RSP_MSG_JSON_FUNC_ESIPA_PROVIDE_EIM_PACKAGE_RESULT,
   RSP_MSG_JSON_FUNC_ESIPA_HANDLE_NOTIFICATION,
   RSP_MSG_JSON_FUNC_ESIPA_CANCEL_SESSION,
+  RSP_MSG_JSON_FUNC_ES11_INITIATE_AUTHENTICATION,
+  RSP_MSG_JSON_FUNC_ES11_AUTHENTICATE_CLIENT,
+  RSP_MSG_JSON_FUNC_ES12_REGISTER_EVENT,
+  RSP_MSG_JSON_FUNC_ES12_DELETE_EVENT,
   RSP_MSG_JSON_FUNC__COUNT
 };
 
@@ -412,6 +436,61 @@ extern const struct rsp_msg_json_type rsp_es2p_json_release_profile_req_type;
 extern const struct rsp_msg_json_type rsp_es2p_json_release_profile_resp_type;
 extern const struct rsp_msg_json_type rsp_es2p_json_handle_download_progress_info_req_type;
 extern const struct rsp_msg_json_type rsp_es2p_json_handle_download_progress_info_resp_type;
+
+/* ---- ES11 (SGP.22 §5.8, the LPA's side of the SM-DS) and ES12 (§5.5, SM-DP+ -> SM-DS) -------
+ * ES11 has the shape of ES9+ (notes §6): initiateAuthentication answers with the ES9+ keys
+ * (rsp_es9p_json_initiate_authentication_resp) and authenticateClient takes the ES9+ request
+ * (rsp_es9p_json_authenticate_client_req); only authenticateClient's answer differs. LPAs send the
+ * ES9+ body (smdpAddress) to the SM-DS as well, so the ES11 request accepts that key too. ES12
+ * requests carry the mandatory header of server-to-server functions, as on ES2+. The choices on
+ * the unconfirmed points are docs/adr/0007-smds-es11-paths.md. */
+
+struct rsp_es11_json_initiate_authentication_req {
+  struct rsp_msg_json_req_header *header;
+  struct rsp_slice euicc_challenge; /* euiccChallenge: 16 raw bytes */
+  struct rsp_slice euicc_info1;     /* euiccInfo1: BF20 TLV */
+  const char *smds_address;         /* smdsAddress (smdpAddress accepted on input) */
+};
+
+/* EventEntries (SGP.22 ASN.1): eventId is the matchingId to use at rspServerAddress. */
+struct rsp_es11_json_event_entry {
+  const char *event_id;           /* eventId */
+  const char *rsp_server_address; /* rspServerAddress (FQDN[:port] of the SM-DP+) */
+};
+/* eventEntries is an array (empty when no event waits); transactionId is optional on input. */
+struct rsp_es11_json_authenticate_client_resp {
+  struct rsp_msg_json_resp_header header;
+  struct rsp_slice transaction_id;
+  struct rsp_msg_json_array event_entries; /* of struct rsp_es11_json_event_entry */
+};
+
+struct rsp_es12_json_register_event_req {
+  struct rsp_msg_json_req_header header;
+  struct rsp_slice eid;                     /* eid: 32 digits */
+  const char *rsp_server_address;           /* rspServerAddress */
+  const char *event_id;                     /* eventId */
+  struct rsp_msg_bool forwarding_indicator; /* forwardingIndicator, optional */
+};
+struct rsp_es12_json_register_event_resp {
+  struct rsp_msg_json_resp_header header;
+};
+
+struct rsp_es12_json_delete_event_req {
+  struct rsp_msg_json_req_header header;
+  struct rsp_slice eid;
+  const char *event_id;
+};
+struct rsp_es12_json_delete_event_resp {
+  struct rsp_msg_json_resp_header header;
+};
+
+extern const struct rsp_msg_json_type rsp_es11_json_initiate_authentication_req_type;
+extern const struct rsp_msg_json_type rsp_es11_json_event_entry_type;
+extern const struct rsp_msg_json_type rsp_es11_json_authenticate_client_resp_type;
+extern const struct rsp_msg_json_type rsp_es12_json_register_event_req_type;
+extern const struct rsp_msg_json_type rsp_es12_json_register_event_resp_type;
+extern const struct rsp_msg_json_type rsp_es12_json_delete_event_req_type;
+extern const struct rsp_msg_json_type rsp_es12_json_delete_event_resp_type;
 
 /* ---- ESipa JSON binding (SGP.32 §6.4.1; notes §2.3a). Requests carry no header. -------------- */
 

@@ -37,11 +37,17 @@
 
 /* What the handler sees of one request. Every pointer is valid only during the handler call. */
 struct rsp_net_request {
-  const char *method;         /* "POST", "GET", ... */
-  const char *path;           /* request target as received, e.g. "/gsma/rsp2/es9plus/..." */
+  const char *method; /* "POST", "GET", ... */
+  /* The request target as received, query string included ("/v1/devices?limit=10"), not
+   * percent-decoded. */
+  const char *path;
   const char *content_type;   /* Content-Type, NULL when absent */
   const char *admin_protocol; /* X-Admin-Protocol (SGP.22 §6.5.1), NULL when absent */
   const char *user_agent;     /* User-Agent, NULL when absent */
+  /* Authorization and X-API-Key as received (the operator API's key), NULL when absent. Never
+   * logged by lib/net. */
+  const char *authorization;
+  const char *api_key;
   /* RFC 2253 subject of the client certificate, verified against the server's client CA during
    * the handshake; NULL when the client sent none. */
   const char *client_subject;

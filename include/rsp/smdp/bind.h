@@ -67,7 +67,9 @@
 #define RSP_SMDP_REASON_EXPIRED "6.3"
 
 /* The SM-DP+ as one PKI directory holds it (docs/pki.md): SK.DPauth and SK.DPpb behind signers,
- * their certificates, the CI it chains to. */
+ * their certificates, the CI it chains to. An SM-DS's identity (rsp_smds_identity_load, smds.h)
+ * has SK.DSauth and CERT.DSauth as auth and no pb: it only makes serverSigned1 and verifies the
+ * card's AuthenticateServerResponse. */
 struct rsp_smdp_identity {
   struct rsp_signer *auth;       /* SK.DPauth.ECDSA */
   struct rsp_signer *pb;         /* SK.DPpb.ECDSA */

@@ -236,6 +236,10 @@ struct rsp_smdp_order_info {
   int cc_retries; /* confirmation code attempts left */
   int64_t expires;
   char activation_code[RSP_SMDP_AC_MAX];
+  /* SM-DS (confirmOrder's smdsAddress; "" when none) and where its event is: 0 none, 1 the
+   * registration is queued (or done), 2 the deletion is queued (or done). */
+  char smds_address[RSP_SMDP_ADDRESS_MAX + 1];
+  int smds_event;
 };
 rsp_err_t rsp_smdp_service_order_get(struct rsp_smdp_service *svc, const char *iccid,
                                      struct rsp_smdp_order_info *out); /* RSP_E_NOT_FOUND */
@@ -271,6 +275,31 @@ rsp_err_t rsp_smdp_service_outbox_next(struct rsp_smdp_service *svc,
                                        struct rsp_smdp_outbox_item *item);
 rsp_err_t rsp_smdp_service_outbox_done(struct rsp_smdp_service *svc, int64_t id);
 void rsp_smdp_outbox_item_free(struct rsp_smdp_outbox_item *item); /* NULL-safe */
+
+/* ---- ES12: the SM-DP+'s calls to SM-DSs (SGP.22 §5.5) -----------------------------------------
+ * An order confirmed with smdsAddress gets an event at that SM-DS once it is released
+ * (ES12.RegisterEvent, eventId = matchingId, rspServerAddress = this SM-DP+), and the event is
+ * deleted (ES12.DeleteEvent) when the order ends: installed or failed (the PIR), cancelled,
+ * expired. Both calls are queued in the transaction of the state change and delivered after it
+ * by rsp_smdp_service_es12_flush, so an unreachable SM-DS never fails nor blocks an ES2+ or ES9+
+ * function (docs/adr/0007-smds-es11-paths.md). */
+
+/* POSTs the JSON `body` to `path` at the SM-DS `smds_address` (FQDN[:port]); *http_status and
+ * resp get its answer. A transport failure is any error return. */
+struct rsp_smdp_es12_ops {
+  rsp_err_t (*call)(void *ctx, const char *smds_address, const char *path, const char *body,
+                    size_t len, int *http_status, struct rsp_buf *resp);
+};
+
+/* Delivers the queued ES12 calls oldest first. An answer (Executed-Success, or a refusal, which
+ * is logged and not retried) marks a call done; a transport failure or another HTTP status stops
+ * the flush with that call still queued (RSP_E_NET, or the port's error) for a later attempt.
+ * *delivered (may be NULL) counts the calls done. */
+rsp_err_t rsp_smdp_service_es12_flush(struct rsp_smdp_service *svc,
+                                      const struct rsp_smdp_es12_ops *ops, void *ctx,
+                                      size_t *delivered);
+/* How many ES12 calls wait. */
+rsp_err_t rsp_smdp_service_es12_pending(struct rsp_smdp_service *svc, size_t *count);
 
 /* Housekeeping: expires orders whose time ran out (their profiles become available again) and
  * deletes sessions that ended more than a day ago. Either count pointer may be NULL. */
