@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "rsp/core/alloc.h"
 #include "rsp/core/log.h"
@@ -29,6 +30,7 @@
 #include "rsp/eim/relay.h"
 #include "rsp/eim/service.h"
 #include "rsp/eim/store.h"
+#include "rsp/msg/json.h"
 #include "rsp/net/http.h"
 
 #define EIM_EXIT_OK 0
@@ -146,6 +148,11 @@ struct eim_app {
   struct eim_worker workers[EIM_MAX_WORKERS];
   size_t n_workers;
   struct rsp_net_server *esipa, *api;
+  /* the notification forwarder */
+  pthread_t forwarder;
+  bool forwarder_running, stopping;
+  pthread_cond_t cond;
+  unsigned long forwarded;
 };
 
 enum { P_SIGN_KEY, P_SIGN_CERT, P_TLS_CERT, P_TLS_KEY, P_CI, P_SMDP_CA };
@@ -375,6 +382,90 @@ static rsp_err_t api_handle(void *ctx, const struct rsp_net_request *req,
   return RSP_OK;
 }
 
+/* ---- notification forwarding ----------------------------------------------------------------- */
+
+#define FORWARD_RETRY_MIN_S 2
+#define FORWARD_RETRY_MAX_S 300
+
+/* Sleeps up to `s` seconds; false when the program is stopping. */
+static bool forwarder_wait(struct eim_app *app, long s) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += s;
+  pthread_mutex_lock(&app->mu);
+  while (!app->stopping && pthread_cond_timedwait(&app->cond, &app->mu, &until) == 0) {
+  }
+  bool go_on = !app->stopping;
+  pthread_mutex_unlock(&app->mu);
+  return go_on;
+}
+
+/* POSTs one notification to its address (ES9+ handleNotification); true when it was taken. */
+static bool forward_one(struct eim_app *app, struct rsp_es9_https *es9,
+                        const struct rsp_eim_notification *n) {
+  struct rsp_buf body, resp;
+  int status = 0;
+  struct rsp_es9p_json_handle_notification_req q = {.pending_notification =
+                                                        rsp_msg_slice(n->der.data, n->der.len)};
+  const struct rsp_msg_json_func_info *fi =
+      rsp_msg_json_func_get(RSP_MSG_JSON_FUNC_ES9P_HANDLE_NOTIFICATION);
+  rsp_buf_init(&body, RSP_MSG_JSON_MAX_BODY);
+  rsp_buf_init(&resp, 1 << 16);
+  rsp_err_t rc = rsp_msg_json_encode(fi->request, &q, &body, NULL);
+  if (rc == RSP_OK)
+    rc = rsp_es9_https_ops.call(es9, n->forward_address, fi->path, &body, &status, &resp);
+  bool ok = rc == RSP_OK && (status == 204 || status == 200);
+  if (ok)
+    rsp_log(RSP_LOG_INFO, "eim", "notification %lld of %s forwarded to %s",
+            (long long)n->seq_number, n->eid, n->forward_address);
+  else
+    rsp_log(RSP_LOG_WARN, "eim", "notification %lld of %s not taken by %s: %s (HTTP %d)",
+            (long long)n->seq_number, n->eid, n->forward_address, rsp_strerror(rc), status);
+  rsp_buf_free(&body);
+  rsp_buf_free(&resp);
+  (void)app;
+  return ok;
+}
+
+/* Forwards the notifications the devices delivered (PIRs and other signed notifications) to
+ * their notificationAddress, oldest first, with back-off while the receiver refuses. */
+static void *forwarder_main(void *arg) {
+  struct eim_app *app = arg;
+  struct rsp_eim_store *st = NULL;
+  struct rsp_es9_https *es9 = NULL;
+  struct rsp_es9_https_options eo = {.ca_file = app->paths[P_SMDP_CA], .timeout_ms = 20000};
+  long retry = FORWARD_RETRY_MIN_S;
+  if (rsp_eim_store_sqlite_open(app->o->state, &st) != RSP_OK ||
+      rsp_es9_https_new(&eo, &es9) != RSP_OK) {
+    rsp_log(RSP_LOG_ERROR, "eim", "notification forwarder cannot start");
+    goto out;
+  }
+  for (;;) {
+    struct rsp_eim_notification n;
+    rsp_eim_notification_init(&n);
+    rsp_err_t rc = rsp_eim_store_notification_next(st, &n);
+    bool sent = rc == RSP_OK && forward_one(app, es9, &n);
+    if (sent) {
+      rc = rsp_eim_store_notification_forwarded(st, n.eid, n.seq_number, (int64_t)time(NULL));
+      if (rc == RSP_OK) app->forwarded++;
+      retry = FORWARD_RETRY_MIN_S;
+    }
+    rsp_eim_notification_free(&n);
+    if (sent) {
+      if (app->stopping) break;
+      continue;
+    }
+    /* nothing to send (wait a little), or the receiver refused (back off) */
+    long wait = rc == RSP_OK ? retry : 1;
+    if (rc == RSP_OK && retry < FORWARD_RETRY_MAX_S) retry *= 2;
+    if (!forwarder_wait(app, wait)) break;
+  }
+out:
+  rsp_es9_https_free(es9);
+  rsp_eim_store_close(st);
+  return NULL;
+}
+
 /* ---- start-up -------------------------------------------------------------------------------- */
 
 static bool load_keys(struct eim_app *app) {
@@ -513,6 +604,7 @@ static bool setup(struct eim_app *app) {
   }
   if (rsp_net_server_start(app->esipa) != RSP_OK || rsp_net_server_start(app->api) != RSP_OK)
     return false;
+  app->forwarder_running = pthread_create(&app->forwarder, NULL, forwarder_main, app) == 0;
   rsp_log(RSP_LOG_INFO, "eim",
           "eIM %s ready: ESipa on port %u (address %s), operator API on port %u, store %s",
           app->eim_id, (unsigned)rsp_net_server_port(app->esipa), app->fqdn,
@@ -521,6 +613,11 @@ static bool setup(struct eim_app *app) {
 }
 
 static void app_free(struct eim_app *app) {
+  pthread_mutex_lock(&app->mu);
+  app->stopping = true;
+  pthread_cond_broadcast(&app->cond);
+  pthread_mutex_unlock(&app->mu);
+  if (app->forwarder_running) pthread_join(app->forwarder, NULL);
   rsp_net_server_destroy(app->esipa);
   rsp_net_server_destroy(app->api);
   workers_close(app);
@@ -530,6 +627,7 @@ static void app_free(struct eim_app *app) {
   rsp_buf_free(&app->sign_cert);
   rsp_buf_free(&app->tls_cert_der);
   pthread_mutex_destroy(&app->mu);
+  pthread_cond_destroy(&app->cond);
 }
 
 /* ---- options --------------------------------------------------------------------------------- */
@@ -632,6 +730,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   app.o = &o;
   pthread_mutex_init(&app.mu, NULL);
+  pthread_cond_init(&app.cond, NULL);
   rsp_buf_init(&app.sign_cert, 1 << 16);
   rsp_buf_init(&app.tls_cert_der, 1 << 16);
   rc = EIM_EXIT_FAIL;

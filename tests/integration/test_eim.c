@@ -457,6 +457,14 @@ static void every_operation(void) {
   CHECK_STR(summary_op(s, 2, "updateEim"), "ok");
   CHECK_STR(summary_op(s, 3, "deleteEim"), "ok");
   json_decref(s);
+  /* the enable/disable/delete notifications went to the eIM with the results, and the eIM
+   * forwards them to their notificationAddress (the SM-DP+) */
+  bool forwarded = false;
+  for (int k = 0; k < 100 && !forwarded; k++) {
+    forwarded = log_has("eim.log", "forwarded to localhost");
+    if (!forwarded) usleep(100000);
+  }
+  CHECK(forwarded);
   /* the device view follows */
   char target[128];
   json_t *j = NULL;
