@@ -54,7 +54,6 @@
 #define SMDP_MAX_REQUEST_BODY (64u * 1024u)
 #define SMDP_DEFAULT_ES9P "127.0.0.1:8443"
 #define SMDP_DEFAULT_ES2P "127.0.0.1:8444"
-#define SMDP_GENERATE_MAX 100000
 #define SMDP_MAX_WORKERS (2 * RSP_NET_MAX_THREADS)
 /* The sender looks at the outbox when a function was served, and at least this often. */
 #define SMDP_POLL_MS 5000
@@ -73,7 +72,8 @@ static const char usage_text[] =
     "       rsp-smdp --help\n"
     "\n"
     "SM-DP+ (GSMA SGP.22): ES9+ for LPAs and IPAs and ES2+ for operators over HTTPS, with the\n"
-    "profiles, orders and download sessions in one SQLite file.\n"
+    "profiles, orders and download sessions in one SQLite file. Operators can drive ES2+ from\n"
+    "the shell with rsp-smdpctl (rsp-smdpctl --help).\n"
     "\n"
     "serve:\n"
     "  --pki DIR             PKI directory in the rsp-pki layout: keys and certificates from\n"
@@ -98,6 +98,17 @@ static const char usage_text[] =
     "  --iccid-base DIGITS   the first ICCID without its check digit (17 to 19 digits); profile\n"
     "                        i gets DIGITS + i and the Luhn check digit\n"
     "  --imsi-base DIGITS    the first IMSI (6 to 15 digits); profile i gets DIGITS + i\n"
+    "                        (profile type \"openrsp test profile\")\n"
+    "  --batch COUNT:ICCID_BASE:IMSI_BASE:PROFILE_TYPE[:SERVICE_PROVIDER_NAME]\n"
+    "                        add COUNT generated profiles as --generate does (ICCID_BASE 17 to\n"
+    "                        19 digits without check digit, IMSI_BASE 6 to 15 digits) with\n"
+    "                        this profileType (1 to 100 bytes, no ':') in their ProfileHeader\n"
+    "                        and store, so ES2+ downloadOrder by profileType picks from them;\n"
+    "                        the card's profile metadata shows PROFILE_TYPE (its first 64\n"
+    "                        bytes) as profile name and SERVICE_PROVIDER_NAME (1 to 32 bytes,\n"
+    "                        default \"openrsp\"). Repeat it for several batches (at most 64);\n"
+    "                        their ICCID ranges must not overlap. ICCIDs already in the state\n"
+    "                        file are skipped (a restart), whatever their type\n"
     "  --operator-url URL    where the ES2+ HandleDownloadProgressInfo callbacks are POSTed\n"
     "                        (https; a URL without a path gets the function's path). Without\n"
     "                        it the callbacks wait in the state file\n"
@@ -156,6 +167,8 @@ struct smdp_opts {
   long generate;
   const char *iccid_base;
   const char *imsi_base;
+  struct smdp_batch batches[SMDP_BATCH_MAX];
+  size_t n_batches;
   const char *operator_url;
   const char *operator_cert;
   const char *operator_key;
@@ -228,14 +241,6 @@ double smdp_ms_since(const struct timespec *t0) {
   struct timespec t1;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-static bool smdp_digits(const char *s, size_t min, size_t max) {
-  size_t n = strlen(s);
-  if (n < min || n > max) return false;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return false;
-  return true;
 }
 
 /* Adds one to a decimal string in place, keeping its width; false on overflow. */
@@ -778,51 +783,110 @@ static void smdp_default_address(struct smdp_app *app) {
             app->address);
 }
 
+/* One range of generated profiles: --generate (profile_type NULL: the generator's default type,
+ * spn NULL: the service's default) or one --batch. */
+struct smdp_range {
+  const char *what; /* "--generate", "--batch 2" ... for the log lines */
+  long count;
+  const char *iccid_base, *imsi_base, *profile_type, *spn;
+  size_t added, known, other_type;
+};
+
+/* A profile of the range already in the store (a restart): kept as it is; one whose type is not
+ * the range's is counted, so the log says the state file and the options disagree. */
+static void smdp_known_profile(struct smdp_app *app, const char *iccid, const char *type,
+                               struct smdp_range *r) {
+  struct rsp_smdp_profile_info info;
+  r->known++;
+  if (rsp_smdp_service_profile_get(app->main.svc, iccid, &info) == RSP_OK &&
+      strcmp(info.profile_type, type) != 0) {
+    if (r->other_type++ == 0)
+      rsp_log(RSP_LOG_WARN, "smdp", "%s: profile %s is known with type \"%s\", not \"%s\": kept",
+              r->what, iccid, info.profile_type, type);
+  }
+}
+
 static bool smdp_add_generated(struct smdp_app *app, const char *iccid, const char *imsi,
-                               struct rsp_buf *upp, size_t *added) {
+                               struct rsp_buf *upp, struct smdp_range *r) {
   char read_iccid[RSP_ICCID_MAX_DIGITS + 1], type[RSP_SMDP_PROFILE_TYPE_MAX + 1];
   rsp_buf_reset(upp);
-  rsp_err_t rc = rsp_smdp_profile_generate(iccid, imsi, upp);
+  rsp_err_t rc = rsp_smdp_profile_generate_typed(iccid, imsi, r->profile_type, upp);
+  /* the stored type is the one the package's ProfileHeader carries */
   if (rc == RSP_OK)
     rc = rsp_smdp_profile_package_info(upp->data, upp->len, read_iccid, type, sizeof type);
   if (rc == RSP_OK) {
-    struct rsp_smdp_profile_new p = {
-        .iccid = iccid, .profile_type = type, .upp = rsp_msg_slice(upp->data, upp->len)};
+    struct rsp_smdp_profile_new p = {.iccid = iccid,
+                                     .profile_type = type,
+                                     .service_provider_name = r->spn,
+                                     .upp = rsp_msg_slice(upp->data, upp->len)};
     rc = rsp_smdp_service_profile_add(app->main.svc, &p);
   }
-  if (rc == RSP_E_EXISTS) return true; /* a restart on the same state: already there */
+  if (rc == RSP_E_EXISTS) { /* a restart on the same state: already there */
+    smdp_known_profile(app, iccid, type, r);
+    return true;
+  }
   if (rc != RSP_OK) {
-    rsp_log(RSP_LOG_ERROR, "smdp", "generated profile %s / %s: %s", iccid, imsi, rsp_strerror(rc));
+    rsp_log(RSP_LOG_ERROR, "smdp", "%s: generated profile %s / %s: %s", r->what, iccid, imsi,
+            rsp_strerror(rc));
     return false;
   }
-  (*added)++;
+  r->added++;
   return true;
 }
 
-static bool smdp_generate(struct smdp_app *app) {
-  const struct smdp_opts *o = app->o;
+static bool smdp_generate(struct smdp_app *app, struct smdp_range *r) {
   char body[RSP_ICCID_MAX_DIGITS + 1], iccid[RSP_ICCID_MAX_DIGITS + 2], imsi[16];
   struct rsp_buf upp;
-  size_t added = 0;
   bool ok = true;
-  snprintf(body, sizeof body, "%s", o->iccid_base);
-  snprintf(imsi, sizeof imsi, "%s", o->imsi_base);
+  snprintf(body, sizeof body, "%s", r->iccid_base);
+  snprintf(imsi, sizeof imsi, "%s", r->imsi_base);
   rsp_buf_init(&upp, RSP_SMDP_UPP_MAX);
-  for (long i = 0; ok && i < o->generate; i++) {
+  for (long i = 0; ok && i < r->count; i++) {
     if (i > 0 && (!smdp_increment(body) || !smdp_increment(imsi))) {
-      rsp_log(RSP_LOG_ERROR, "smdp", "--generate %ld overflows the ICCID or IMSI base",
-              o->generate);
+      rsp_log(RSP_LOG_ERROR, "smdp", "%s: %ld profiles overflow the ICCID or IMSI base", r->what,
+              r->count);
       ok = false;
       break;
     }
     snprintf(iccid, sizeof iccid, "%s%c", body, smdp_luhn(body));
-    ok = smdp_add_generated(app, iccid, imsi, &upp, &added);
+    ok = smdp_add_generated(app, iccid, imsi, &upp, r);
   }
   rsp_buf_free(&upp);
-  if (ok)
-    rsp_log(RSP_LOG_INFO, "smdp", "generated profiles: %zu added, %zu already known", added,
-            (size_t)o->generate - added);
+  if (ok && r->profile_type)
+    rsp_log(RSP_LOG_INFO, "smdp", "%s (%s, ICCIDs from %s): %zu added, %zu already known", r->what,
+            r->profile_type, r->iccid_base, r->added, r->known);
+  else if (ok)
+    rsp_log(RSP_LOG_INFO, "smdp", "generated profiles: %zu added, %zu already known", r->added,
+            r->known);
+  if (ok && r->other_type)
+    rsp_log(RSP_LOG_WARN, "smdp", "%s: %zu known profiles have another type", r->what,
+            r->other_type);
   return ok;
+}
+
+/* --generate, then every --batch in the order given. */
+static bool smdp_generate_all(struct smdp_app *app) {
+  const struct smdp_opts *o = app->o;
+  char what[32];
+  if (o->generate) {
+    struct smdp_range r = {.what = "--generate",
+                           .count = o->generate,
+                           .iccid_base = o->iccid_base,
+                           .imsi_base = o->imsi_base};
+    if (!smdp_generate(app, &r)) return false;
+  }
+  for (size_t i = 0; i < o->n_batches; i++) {
+    const struct smdp_batch *b = &o->batches[i];
+    snprintf(what, sizeof what, "--batch %zu", i + 1);
+    struct smdp_range r = {.what = what,
+                           .count = b->count,
+                           .iccid_base = b->iccid_base,
+                           .imsi_base = b->imsi_base,
+                           .profile_type = b->profile_type,
+                           .spn = b->spn[0] ? b->spn : NULL};
+    if (!smdp_generate(app, &r)) return false;
+  }
+  return true;
 }
 
 static bool smdp_load_profiles(struct smdp_app *app) {
@@ -838,7 +902,7 @@ static bool smdp_load_profiles(struct smdp_app *app) {
     rsp_log(RSP_LOG_INFO, "smdp", "profiles from %s: %zu added, %zu skipped", o->profiles_dir,
             added, skipped);
   }
-  return o->generate == 0 || smdp_generate(app);
+  return smdp_generate_all(app);
 }
 
 static bool smdp_client_setup(struct smdp_app *app) {
@@ -1000,6 +1064,7 @@ enum smdp_opt_id {
   O_GENERATE,
   O_ICCID_BASE,
   O_IMSI_BASE,
+  O_BATCH,
   O_OPERATOR_URL,
   O_OPERATOR_CERT,
   O_OPERATOR_KEY,
@@ -1037,6 +1102,7 @@ static const struct option smdp_serve_longopts[] = {
     {"generate", required_argument, NULL, O_GENERATE},
     {"iccid-base", required_argument, NULL, O_ICCID_BASE},
     {"imsi-base", required_argument, NULL, O_IMSI_BASE},
+    {"batch", required_argument, NULL, O_BATCH},
     {"operator-url", required_argument, NULL, O_OPERATOR_URL},
     {"operator-cert", required_argument, NULL, O_OPERATOR_CERT},
     {"operator-key", required_argument, NULL, O_OPERATOR_KEY},
@@ -1157,6 +1223,36 @@ static const char **smdp_string_opt(int c, struct smdp_opts *o) {
   }
 }
 
+/* One more --batch. */
+static int smdp_batch_opt(const char *arg, struct smdp_opts *o) {
+  char why[160];
+  if (o->n_batches == SMDP_BATCH_MAX)
+    return smdp_usage_error("at most %d --batch options", SMDP_BATCH_MAX);
+  if (!smdp_batch_parse(arg, &o->batches[o->n_batches], why, sizeof why))
+    return smdp_usage_error("--batch %s: %s; the form is "
+                            "COUNT:ICCID_BASE:IMSI_BASE:PROFILE_TYPE[:SERVICE_PROVIDER_NAME]",
+                            arg, why);
+  o->n_batches++;
+  return SMDP_EXIT_OK;
+}
+
+/* No two ranges of generated profiles (--generate and the batches) may share an ICCID: the
+ * second would silently be skipped as already known. */
+static int smdp_batches_check(const struct smdp_opts *o) {
+  for (size_t i = 0; i < o->n_batches; i++) {
+    const struct smdp_batch *b = &o->batches[i];
+    if (o->generate && o->iccid_base &&
+        smdp_ranges_overlap(b->iccid_base, b->count, o->iccid_base, o->generate))
+      return smdp_usage_error("the ICCIDs of --batch %zu overlap those of --generate", i + 1);
+    for (size_t k = 0; k < i; k++)
+      if (smdp_ranges_overlap(b->iccid_base, b->count, o->batches[k].iccid_base,
+                              o->batches[k].count))
+        return smdp_usage_error("the ICCIDs of --batch %zu overlap those of --batch %zu", i + 1,
+                                k + 1);
+  }
+  return SMDP_EXIT_OK;
+}
+
 static int smdp_serve_parse(int argc, char **argv, struct smdp_opts *o) {
   int c, rc = SMDP_EXIT_OK;
   const char **slot;
@@ -1167,6 +1263,8 @@ static int smdp_serve_parse(int argc, char **argv, struct smdp_opts *o) {
       *slot = optarg;
     } else if (c == O_GENERATE || c == O_SESSION_TTL || c == O_THREADS) {
       rc = smdp_number_opt(c, optarg, o);
+    } else if (c == O_BATCH) {
+      rc = smdp_batch_opt(optarg, o);
     } else if (c == O_IGNORE_CERT_TIME) {
       o->ignore_cert_time = true;
     } else if (c == O_LOG_LEVEL) {
@@ -1201,6 +1299,8 @@ static int smdp_serve_check(struct smdp_opts *o) {
     return smdp_usage_error("--iccid-base wants 17 to 19 digits, not %s", o->iccid_base);
   if (o->imsi_base && !smdp_digits(o->imsi_base, 6, 15))
     return smdp_usage_error("--imsi-base wants 6 to 15 digits, not %s", o->imsi_base);
+  int rc = smdp_batches_check(o);
+  if (rc != SMDP_EXIT_OK) return rc;
   if (!o->operator_cert != !o->operator_key)
     return smdp_usage_error("--operator-cert and --operator-key go together");
   if (o->operator_url && strncasecmp(o->operator_url, "https://", 8) != 0)

@@ -11,6 +11,7 @@
 #include "rsp/core/buf.h"
 #include "rsp/core/error.h"
 #include "rsp/net/http.h"
+#include "rsp/smdp/service.h"
 
 #define SMDP_EXIT_OK 0
 #define SMDP_EXIT_FAIL 1
@@ -38,6 +39,29 @@ rsp_err_t smdp_refuse(struct rsp_net_response *res, int status, const char *why)
 /* "Executed-Success", "Failed 8.2.6/3.8 (message)", "HTTP 400" ... of a JSON answer. */
 void smdp_describe(int status, const struct rsp_buf *body, char *out, size_t size);
 double smdp_ms_since(const struct timespec *t0);
+
+/* ---- generated profiles: --generate and --batch (rsp_smdp_batch.c) -------------------------- */
+
+#define SMDP_GENERATE_MAX 100000 /* profiles of one --generate or --batch */
+#define SMDP_BATCH_MAX 64        /* --batch options of one serve */
+
+/* One --batch COUNT:ICCID_BASE:IMSI_BASE:PROFILE_TYPE[:SERVICE_PROVIDER_NAME]. */
+struct smdp_batch {
+  long count;
+  char iccid_base[20]; /* 17..19 digits: profile i gets base + i and the Luhn digit */
+  char imsi_base[16];  /* 6..15 digits: profile i gets base + i */
+  char profile_type[RSP_SMDP_PROFILE_TYPE_MAX + 1];
+  char spn[RSP_SMDP_SPN_MAX + 1]; /* "": the service's default */
+};
+
+/* Decimal digits only, min..max of them. */
+bool smdp_digits(const char *s, size_t min, size_t max);
+/* Parses a --batch value; false with the reason (naming the field) in `why`. */
+bool smdp_batch_parse(const char *arg, struct smdp_batch *b, char *why, size_t why_size);
+/* base + count - 1 keeps the width of base (at most 19 digits). */
+bool smdp_range_fits(const char *base, long count);
+/* The ranges base_a + [0, count_a) and base_b + [0, count_b) of equally long bases meet. */
+bool smdp_ranges_overlap(const char *base_a, long count_a, const char *base_b, long count_b);
 
 /* ---- the SM-DS role (rsp_smdp_smds.c) ------------------------------------------------------ */
 

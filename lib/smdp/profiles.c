@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rsp/core/alloc.h"
+#include "rsp/core/text.h"
 #include "rsp/der/der.h"
 #include "smdp_internal.h"
 
@@ -111,11 +112,12 @@ static void put_non_standard(struct rsp_der_writer *w, int64_t id, const uint8_t
   rsp_der_end(w);
 }
 
-static void put_header(struct rsp_der_writer *w, const uint8_t iccid[RSP_ICCID_LEN]) {
+static void put_header(struct rsp_der_writer *w, const uint8_t iccid[RSP_ICCID_LEN],
+                       const char *profile_type) {
   rsp_der_begin(w, TAG_PE_HEADER);
   rsp_der_put_int64(w, TAG_HEADER_MAJOR_VERSION, TEST_MAJOR_VERSION);
   rsp_der_put_int64(w, TAG_HEADER_MINOR_VERSION, TEST_MINOR_VERSION);
-  rsp_der_put_utf8(w, TAG_HEADER_PROFILE_TYPE, TEST_PROFILE_TYPE);
+  rsp_der_put_utf8(w, TAG_HEADER_PROFILE_TYPE, profile_type);
   rsp_der_put_octets(w, TAG_HEADER_ICCID, iccid, RSP_ICCID_LEN);
   rsp_der_begin(w, TAG_HEADER_MANDATORY_SERVICES);
   rsp_der_put_null(w, TAG_SERVICES_USIM);
@@ -125,13 +127,26 @@ static void put_header(struct rsp_der_writer *w, const uint8_t iccid[RSP_ICCID_L
   rsp_der_end(w);
 }
 
+/* ProfileHeader.profileType is a UTF8String (SIZE (1..100)) (PEDefinitions). */
+static bool profile_type_ok(const char *t) {
+  size_t n = strlen(t);
+  return n >= 1 && n <= RSP_SMDP_PROFILE_TYPE_MAX && rsp_utf8_valid((const uint8_t *)t, n, false);
+}
+
 rsp_err_t rsp_smdp_profile_generate(const char *iccid, const char *imsi, struct rsp_buf *der) {
+  return rsp_smdp_profile_generate_typed(iccid, imsi, NULL, der);
+}
+
+rsp_err_t rsp_smdp_profile_generate_typed(const char *iccid, const char *imsi,
+                                          const char *profile_type, struct rsp_buf *der) {
   char canon[RSP_ICCID_MAX_DIGITS + 1], padded[2 * RSP_ICCID_LEN + 1];
   uint8_t header[RSP_ICCID_LEN], ef_iccid[RSP_ICCID_LEN], imsi_ef[EF_IMSI_LEN];
   struct rsp_der_writer w;
   if (!iccid || !imsi || !der) return RSP_E_INVALID_ARG;
+  if (!profile_type) profile_type = TEST_PROFILE_TYPE;
   size_t start = der->len;
-  if (rsp__smdp_iccid_canon(iccid, canon) != RSP_OK || ef_imsi(imsi, imsi_ef) != RSP_OK)
+  if (rsp__smdp_iccid_canon(iccid, canon) != RSP_OK || ef_imsi(imsi, imsi_ef) != RSP_OK ||
+      !profile_type_ok(profile_type))
     return RSP_E_INVALID_ARG;
   memset(padded, 'F', 2 * RSP_ICCID_LEN); /* 18 or 19 digits: F up to 20 */
   memcpy(padded, canon, strlen(canon));
@@ -140,7 +155,7 @@ rsp_err_t rsp_smdp_profile_generate(const char *iccid, const char *imsi, struct 
   if (rc == RSP_OK) rc = rsp_iccid_encode(canon, ef_iccid);
   if (rc != RSP_OK) return rc;
   rsp_der_writer_init(&w, der);
-  put_header(&w, header);
+  put_header(&w, header, profile_type);
   put_non_standard(&w, 1, ef_iccid, sizeof ef_iccid);
   put_non_standard(&w, 2, imsi_ef, sizeof imsi_ef);
   rsp_der_begin(&w, TAG_PE_END);

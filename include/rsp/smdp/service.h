@@ -312,6 +312,11 @@ rsp_err_t rsp_smdp_service_expire(struct rsp_smdp_service *svc, size_t *orders, 
  * elements carrying the EF.ICCID and EF.IMSI contents, and the end element. Appended to der.
  * iccid: 18..20 digits; imsi: 6..15 digits. */
 rsp_err_t rsp_smdp_profile_generate(const char *iccid, const char *imsi, struct rsp_buf *der);
+/* The same package with another ProfileHeader.profileType (UTF-8, 1..100 bytes; NULL: "openrsp
+ * test profile"), so that profiles generated for different operators can be told apart and
+ * ordered by type (ES2+ DownloadOrder profileType). RSP_E_INVALID_ARG for a bad argument. */
+rsp_err_t rsp_smdp_profile_generate_typed(const char *iccid, const char *imsi,
+                                          const char *profile_type, struct rsp_buf *der);
 
 /* The ICCID (digits, trailing F dropped) and profileType ("" when absent) of a profile package's
  * ProfileHeader, after checking that the package is a list of strict DER elements starting with
