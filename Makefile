@@ -39,7 +39,11 @@ test: build build-asan
 test-fast: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-demo: build
+# The programs the demo runs only (the test binaries are built by `make test`).
+DEMO_TARGETS := rsp-pki rsp-smdp rsp-smdpctl rsp-eim rsp-eimctl rsp-fleet
+
+demo: deps $(BUILD)/CMakeCache.txt
+	@cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
 	@scripts/demo.sh $(BUILD)
 
 bench: build

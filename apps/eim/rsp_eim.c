@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,8 @@ static const char usage_text[] =
     "  --api-listen HOST:PORT  operator API (default 127.0.0.1:8446)\n"
     "  --api-key-file FILE   API keys, one per line ('#' starts a comment); a request must\n"
     "                        carry one as 'Authorization: Bearer KEY' or 'X-API-Key: KEY'\n"
+    "                        (every route but /v1/health; GET /v1/stats also counts the\n"
+    "                        ESipa requests this process served since it started)\n"
     "  --fqdn NAME[:PORT]    our address in the AddInitialEim of new devices (default: the\n"
     "                        --listen address with localhost for a loopback host)\n"
     "  --tls-cert FILE       TLS certificate of both servers (default DIR/eim/tls/cert.pem),\n"
@@ -153,6 +156,10 @@ struct eim_app {
   bool forwarder_running, stopping;
   pthread_cond_t cond;
   unsigned long forwarded;
+  /* ESipa requests served since `started`, for GET /v1/stats: counted by the ESipa loop
+   * threads, read by the API's, so an atomic (relaxed: a count, nothing is ordered by it). */
+  atomic_uint_fast64_t esipa_requests;
+  int64_t started;
 };
 
 enum { P_SIGN_KEY, P_SIGN_CERT, P_TLS_CERT, P_TLS_KEY, P_CI, P_SMDP_CA };
@@ -291,6 +298,7 @@ static rsp_err_t esipa_handle(void *ctx, const struct rsp_net_request *req,
   bool asn1 = strcmp(req->path, "/gsma/rsp2/asn1") == 0;
   bool json = strncmp(req->path, json_prefix, sizeof json_prefix - 1) == 0;
   int status = 500;
+  atomic_fetch_add_explicit(&app->esipa_requests, 1, memory_order_relaxed);
   if (!asn1 && !json) return refuse(res, 404, "no such path", req);
   if (strcmp(req->method, "POST") != 0) return refuse(res, 405, "only POST", req);
   if (!content_type_is(req->content_type, asn1 ? ASN1_TYPE : JSON_TYPE))
@@ -333,12 +341,17 @@ static rsp_err_t api_error(struct rsp_net_response *res, int status, const char 
   return rsp_net_response_set(res, status, JSON_TYPE, body, strlen(body));
 }
 
+/* The API's view of the ESipa counter (rsp_eim_api_options.esipa_count). */
+static void esipa_count(void *ctx, struct rsp_eim_api_esipa_count *out) {
+  struct eim_app *app = ctx;
+  out->requests = (uint64_t)atomic_load_explicit(&app->esipa_requests, memory_order_relaxed);
+  out->since = app->started;
+}
+
 static rsp_err_t api_handle(void *ctx, const struct rsp_net_request *req,
                             struct rsp_net_response *res) {
   struct eim_app *app = ctx;
-  bool health =
-      strncmp(req->path, "/v1/health", 10) == 0 && (req->path[10] == '\0' || req->path[10] == '?');
-  if (!health) {
+  if (rsp_eim_api_key_required(req->path)) {
     const char *key = request_key(req);
     bool ok = false;
     if (!key) {
@@ -362,7 +375,9 @@ static rsp_err_t api_handle(void *ctx, const struct rsp_net_request *req,
       .eim_id = app->eim_id,
       .eim_fqdn = app->fqdn,
       .eim_certificate = rsp_msg_slice(app->sign_cert.data, app->sign_cert.len),
-      .eim_tls_certificate = rsp_msg_slice(app->tls_cert_der.data, app->tls_cert_der.len)};
+      .eim_tls_certificate = rsp_msg_slice(app->tls_cert_der.data, app->tls_cert_der.len),
+      .esipa_count = esipa_count,
+      .esipa_count_ctx = app};
   struct rsp_eim_api_request ar = {
       .method = req->method, .path = req->path, .body = req->body, .body_len = req->body_len};
   int status = 500;
@@ -729,6 +744,8 @@ int main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
   app.o = &o;
+  atomic_init(&app.esipa_requests, 0);
+  app.started = (int64_t)time(NULL);
   pthread_mutex_init(&app.mu, NULL);
   pthread_cond_init(&app.cond, NULL);
   rsp_buf_init(&app.sign_cert, 1 << 16);

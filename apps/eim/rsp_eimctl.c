@@ -39,7 +39,12 @@
 #define CTL_EIDS_FILE_MAX (64u << 20) /* an EID list: millions of lines */
 #define CTL_RESPONSE_MAX (64u << 20)
 #define CTL_DEFAULT_TIMEOUT_S 120
-#define CTL_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+#define CTL_TIMEOUT_MAX_S 86400
+#define CTL_TIME_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
+#define CTL_OPS_FILE_MAX (256u << 20) /* op add-many: a line per operation, a spec each */
+#define CTL_PROGRESS_LINES 500        /* op add-many reports on stderr every so many lines */
+#define CTL_WAIT_POLL_S 1             /* stats --wait-idle asks this often */
+#define CTL_WAIT_REPORT_S 10          /* and reports at least this often when nothing moves */
 
 static const char usage_text[] =
     "usage: rsp-eimctl [--url URL] [--api-key KEY | --api-key-file FILE] [--ca FILE] [--json]\n"
@@ -49,9 +54,10 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  health\n"
+    "  stats [--wait-idle]\n"
     "  device add EID [--eim-id ID] [--euicc-cert FILE] [--eum-cert FILE]\n"
     "                 [--association-token N] [--initial-eim-json FILE]\n"
-    "  device list [--after EID] [--limit N] [--all]\n"
+    "  device list [--after EID] [--limit N] [--all] [--profiles]\n"
     "  device show EID\n"
     "  device add-initial-eim EID [--out FILE]\n"
     "  op add EID SPEC [--not-before TIME] [--expires-at TIME]\n"
@@ -59,6 +65,7 @@ static const char usage_text[] =
     "  op show ID\n"
     "  op cancel ID\n"
     "  op bulk --eids-file FILE SPEC [--not-before TIME] [--expires-at TIME]\n"
+    "  op add-many --ops-file FILE [--not-before TIME] [--expires-at TIME]\n"
     "  audit EID [--after ID] [--limit N] [--operation ID] [--all]\n"
     "\n"
     "SPEC is one of:\n"
@@ -75,7 +82,8 @@ static const char usage_text[] =
     "  --ca FILE               CA certificates (PEM) the server's certificate must chain to\n"
     "                          (default $RSP_EIM_CA, else " CTL_SYSTEM_CA ")\n"
     "  --json                  print the API's JSON answers instead of tables\n"
-    "  --timeout SECONDS       per request (default 120)\n"
+    "  --timeout SECONDS       per request (default 120, at most 86400); with stats\n"
+    "                          --wait-idle: the whole wait (default: no limit)\n"
     "  --euicc-cert, --eum-cert FILE   the device's certificates, PEM or DER\n"
     "  --initial-eim-json FILE the EimConfigurationData for AddInitialEim as JSON (an EIMCONFIG,\n"
     "                          docs/eim.md); default: the server's own eIM, counter 0\n"
@@ -85,9 +93,20 @@ static const char usage_text[] =
     "  TIME                    seconds since 1970, +N[s|m|h|d] from now, or\n"
     "                          YYYY-MM-DDTHH:MM:SSZ\n"
     "  --eids-file FILE        one EID per line ('#' comments); sent 10,000 per request\n"
+    "  --profiles              device list: each device's profiles too (the same objects\n"
+    "                          device show gives)\n"
+    "  --ops-file FILE         op add-many: one operation per line, 'EID SPEC-JSON' (the JSON\n"
+    "                          of --spec-json; '#' comments and blank lines skipped; '-':\n"
+    "                          standard input), all over one connection; prints\n"
+    "                          'EID OPERATION-ID' per queued operation (--json: one array),\n"
+    "                          each refused line with its number and the API's error on\n"
+    "                          stderr, and progress every 500 lines\n"
+    "  --wait-idle             stats: poll every second until no operation is queued or sent,\n"
+    "                          with progress (done/failed/total) on stderr, then print the\n"
+    "                          counts; exit 1 when --timeout passes first\n"
     "\n"
-    "Exit codes: 0 success, 1 the API refused the request or the server is unreachable,\n"
-    "2 usage error.\n";
+    "Exit codes: 0 success, 1 the API refused the request or the server is unreachable (op\n"
+    "add-many: a line was refused; stats --wait-idle: the timeout passed), 2 usage error.\n";
 
 /* ---- options --------------------------------------------------------------------------------- */
 
@@ -115,10 +134,14 @@ enum ctl_opt_id {
   O_EXPIRES_AT,
   O_EIDS_FILE,
   O_OPERATION,
+  O_PROFILES,
+  O_OPS_FILE,
+  O_WAIT_IDLE,
   O__END
 };
 
 #define BIT(o) (1u << ((o)-O_URL))
+_Static_assert(O__END - O_URL <= 32, "the option bits fit a uint32_t");
 #define GLOBAL_OPTS                                                                                \
   (BIT(O_URL) | BIT(O_API_KEY) | BIT(O_API_KEY_FILE) | BIT(O_CA) | BIT(O_JSON) | BIT(O_TIMEOUT) |  \
    BIT(O_HELP))
@@ -149,6 +172,9 @@ static const struct option longopts[] = {
     {"expires-at", required_argument, NULL, O_EXPIRES_AT},
     {"eids-file", required_argument, NULL, O_EIDS_FILE},
     {"operation", required_argument, NULL, O_OPERATION},
+    {"profiles", no_argument, NULL, O_PROFILES},
+    {"ops-file", required_argument, NULL, O_OPS_FILE},
+    {"wait-idle", no_argument, NULL, O_WAIT_IDLE},
     {NULL, 0, NULL, 0}};
 
 struct ctl {
@@ -396,9 +422,13 @@ static int setup_client(struct ctl *c) {
       return usage_error("no CA file: give --ca FILE or set RSP_EIM_CA");
     c->ca = CTL_SYSTEM_CA;
   }
+  /* stats --wait-idle takes --timeout for the whole wait; each request keeps the default. */
+  long per_request = c->timeout_s;
+  if (has(c, O_WAIT_IDLE) && per_request > CTL_DEFAULT_TIMEOUT_S)
+    per_request = CTL_DEFAULT_TIMEOUT_S;
   struct rsp_net_client_options co = {.ca_file = c->ca,
                                       .connect_timeout_ms = 10000,
-                                      .timeout_ms = (unsigned)c->timeout_s * 1000u,
+                                      .timeout_ms = (unsigned)per_request * 1000u,
                                       .max_response_body = CTL_RESPONSE_MAX,
                                       .user_agent = "rsp-eimctl"};
   rsp_err_t e = rsp_net_client_new(&co, &c->client);
@@ -412,9 +442,27 @@ static void print_json(json_t *j) {
   free(text);
 }
 
+/* Why the API refused a request: its HTTP status (0: no answer at all, the transport failed and
+ * the message is printed) and the API's error code and detail. */
+struct api_refusal {
+  int status;
+  char code[40];
+  char detail[512];
+};
+
+static int call_ex(struct ctl *c, const char *method, const char *path, json_t *body, json_t **out,
+                   struct api_refusal *why);
+
 /* One request: method, path (with its query) and an optional JSON body. CTL_EXIT_OK with the
  * answer in *out; otherwise the message is printed (and, with --json, the API's error JSON). */
 static int call(struct ctl *c, const char *method, const char *path, json_t *body, json_t **out) {
+  return call_ex(c, method, path, body, out, NULL);
+}
+
+/* The same; with `why`, a refusal of the API (an HTTP error status) is not printed but returned
+ * there, for commands that report it their own way. */
+static int call_ex(struct ctl *c, const char *method, const char *path, json_t *body, json_t **out,
+                   struct api_refusal *why) {
   struct rsp_net_header headers[3];
   struct rsp_net_client_response res;
   char url[CTL_URL_MAX + 256], auth[CTL_KEY_MAX + 16];
@@ -423,6 +471,7 @@ static int call(struct ctl *c, const char *method, const char *path, json_t *bod
   int rc = CTL_EXIT_FAIL;
   json_t *j = NULL;
   *out = NULL;
+  if (why) memset(why, 0, sizeof *why);
   if (body && !text) return fail("out of memory");
   snprintf(url, sizeof url, "%s%s", c->base, path);
   headers[nh++] = (struct rsp_net_header){"Accept", RSP_EIM_API_CONTENT_TYPE};
@@ -452,6 +501,13 @@ static int call(struct ctl *c, const char *method, const char *path, json_t *bod
   }
   const char *code = json_string_value(json_object_get(j, "error"));
   const char *detail = json_string_value(json_object_get(j, "detail"));
+  if (why) {
+    why->status = res.status;
+    snprintf(why->code, sizeof why->code, "%s", code ? code : "error");
+    snprintf(why->detail, sizeof why->detail, "%s",
+             detail ? detail : "no JSON error in the answer");
+    goto out;
+  }
   if (c->json && json_is_object(j)) print_json(j);
   if (code || detail)
     fail("HTTP %d %s: %s%s", res.status, code ? code : "error", detail ? detail : "",
@@ -515,9 +571,16 @@ static void print_device_rows(json_t *devices, bool header) {
     printf("%-32s  %-20s %7s  %-20s  %s\n", "EID", "EIM ID", "PENDING", "ENABLED ICCID",
            "LAST SEEN");
   json_array_foreach(devices, i, d) {
+    json_t *p;
+    size_t k;
     printf("%-32s  %-20s %7s  %-20s  %s\n", s_or(GET(d, "eid"), "-"), s_or(GET(d, "eimId"), "-"),
            n_or(GET(d, "pending"), "-", b1), s_or(GET(d, "enabledIccid"), "-"),
            fmt_time(GET(d, "lastSeen"), "never", b2));
+    /* device list --profiles: each device's profiles under it */
+    json_array_foreach(GET(d, "profiles"), k, p) {
+      printf("    %-22s %-9s %-13s %s\n", s_or(GET(p, "iccid"), "-"), s_or(GET(p, "state"), "-"),
+             s_or(GET(p, "class"), "-"), s_or(GET(p, "name"), ""));
+    }
   }
 }
 
@@ -719,6 +782,9 @@ static int list_pages(struct ctl *c, const char *path, const char *key,
   bool first = true;
   snprintf(cursor, sizeof cursor, "%s", has(c, O_AFTER) ? opt(c, O_AFTER) : "");
   query_of(c, ids, names, 2, query, sizeof query);
+  if (has(c, O_PROFILES))
+    snprintf(query + strlen(query), sizeof query - strlen(query), "%cprofiles=true",
+             query[0] ? '&' : '?');
   for (;;) {
     snprintf(url, sizeof url, "%s%s%s%s%s", path, query, cursor[0] ? (query[0] ? "&" : "?") : "",
              cursor[0] ? "after=" : "", cursor);
@@ -1038,6 +1104,236 @@ static int cmd_audit(struct ctl *c) {
   return list_pages(c, path, "entries", print_audit_rows);
 }
 
+/* ---- stats ----------------------------------------------------------------------------------- */
+
+static long long count_of(json_t *obj, const char *key) {
+  json_t *v = GET(obj, key);
+  return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+static void print_stats(json_t *s) {
+  static const char *const states[] = {"queued", "sent", "done", "failed", "expired", "cancelled"};
+  json_t *ops = GET(s, "operations"), *esipa = GET(s, "esipa"), *kinds = GET(s, "byKind"), *v;
+  const char *kind;
+  char b1[32];
+  printf("devices:           %lld\n", count_of(s, "devices"));
+  printf("operations:        %lld in all\n", count_of(ops, "total"));
+  for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+    printf("  %-16s %lld\n", states[i], count_of(ops, states[i]));
+  printf("rolled back:       %lld\n", count_of(s, "rolledBack"));
+  if (json_is_object(esipa))
+    printf("esipa requests:    %lld since %s\n", count_of(esipa, "requests"),
+           fmt_time(GET(esipa, "since"), "-", b1));
+  else
+    printf("esipa requests:    - (not counted by this server)\n");
+  if (!json_object_size(kinds)) return;
+  printf("\n%-12s", "KIND");
+  for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) printf(" %9s", states[i]);
+  printf("\n");
+  json_object_foreach(kinds, kind, v) {
+    printf("%-12s", kind);
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+      printf(" %9lld", count_of(v, states[i]));
+    printf("\n");
+  }
+}
+
+static double monotonic_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Polls /v1/stats until no operation is queued or sent (progress on stderr); the last answer in
+ * *out. CTL_EXIT_FAIL when --timeout (the whole wait) passes first or a request fails. */
+static int wait_idle(struct ctl *c, json_t **out) {
+  double start = monotonic_s(), last_report = -1;
+  long long last_done = -1, last_failed = -1, last_total = -1;
+  *out = NULL;
+  for (;;) {
+    json_t *s = NULL;
+    int rc = call(c, "GET", "/v1/stats", NULL, &s);
+    if (rc != CTL_EXIT_OK) return rc;
+    json_t *ops = GET(s, "operations");
+    long long open = count_of(ops, "queued") + count_of(ops, "sent");
+    long long done = count_of(ops, "done"), failed = count_of(ops, "failed");
+    long long total = count_of(ops, "total");
+    double now = monotonic_s();
+    if (done != last_done || failed != last_failed || total != last_total || open == 0 ||
+        now - last_report >= CTL_WAIT_REPORT_S) {
+      fprintf(stderr, "rsp-eimctl: %lld/%lld/%lld done/failed/total, %lld queued or sent\n", done,
+              failed, total, open);
+      last_done = done;
+      last_failed = failed;
+      last_total = total;
+      last_report = now;
+    }
+    if (open == 0) {
+      *out = s;
+      return CTL_EXIT_OK;
+    }
+    json_decref(s);
+    if (has(c, O_TIMEOUT) && now - start + CTL_WAIT_POLL_S > (double)c->timeout_s)
+      return fail("timed out after %ld s: %lld operations still queued or sent", c->timeout_s,
+                  open);
+    sleep(CTL_WAIT_POLL_S);
+  }
+}
+
+static int cmd_stats(struct ctl *c) {
+  json_t *out = NULL;
+  int rc = has(c, O_WAIT_IDLE) ? wait_idle(c, &out) : call(c, "GET", "/v1/stats", NULL, &out);
+  if (rc != CTL_EXIT_OK) return rc;
+  if (c->json)
+    print_json(out);
+  else
+    print_stats(out);
+  json_decref(out);
+  return CTL_EXIT_OK;
+}
+
+/* ---- op add-many ----------------------------------------------------------------------------- */
+
+/* One line of --ops-file: "EID SPEC-JSON" (blanks around both). *eid and *spec point into the
+ * line (spec runs to its end); false with `why` when the line is neither that nor blank. *skip
+ * for blank and '#' comment lines. */
+static bool ops_line(char *line, size_t len, char **eid, char **spec, size_t *spec_len, bool *skip,
+                     const char **why) {
+  size_t s = 0, e = len;
+  while (s < e && (line[s] == ' ' || line[s] == '\t')) s++;
+  while (e > s && (line[e - 1] == ' ' || line[e - 1] == '\t' || line[e - 1] == '\r')) e--;
+  *skip = s == e || line[s] == '#';
+  if (*skip) return true;
+  size_t k = s;
+  while (k < e && line[k] != ' ' && line[k] != '\t') k++;
+  if (k == e) {
+    *why = "no spec after the EID (a line is 'EID SPEC-JSON')";
+    return false;
+  }
+  line[k] = '\0';
+  *eid = line + s;
+  if (!is_eid(*eid)) {
+    *why = "not an EID (32 decimal digits) at the start of the line";
+    return false;
+  }
+  while (k + 1 < e && (line[k + 1] == ' ' || line[k + 1] == '\t')) k++;
+  *spec = line + k + 1;
+  *spec_len = e - k - 1;
+  return true;
+}
+
+struct add_many {
+  const char *path;
+  size_t lines, queued, refused;
+  json_t *created; /* --json: [{"line", "eid", "id"}] */
+};
+
+/* Reports a refused line on stderr: its number, the EID and why. */
+static void line_refused(struct add_many *m, size_t line, const char *eid, const char *fmt, ...)
+    RSP_PRINTF(4, 5);
+static void line_refused(struct add_many *m, size_t line, const char *eid, const char *fmt, ...) {
+  va_list ap;
+  m->refused++;
+  fprintf(stderr, "rsp-eimctl: %s:%zu: %s%s", m->path, line, eid ? eid : "", eid ? ": " : "");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* Queues the operation of one line. CTL_EXIT_OK also when the API refused it (reported);
+ * CTL_EXIT_FAIL when the server could not be asked at all. */
+static int add_one(struct ctl *c, struct add_many *m, size_t line, const char *eid,
+                   const char *text, size_t len) {
+  char path[128], where[64];
+  struct api_refusal why;
+  json_t *out = NULL, *spec, *body;
+  int rc;
+  snprintf(where, sizeof where, "%s:%zu", m->path, line);
+  json_error_t err;
+  spec = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+  if (!json_is_object(spec)) {
+    if (spec)
+      line_refused(m, line, eid, "the spec is not a JSON object");
+    else
+      line_refused(m, line, eid, "the spec is not JSON: %s (column %d)", err.text, err.column);
+    json_decref(spec);
+    return CTL_EXIT_OK;
+  }
+  if (!(body = json_pack("{s:o}", "spec", spec))) return fail("out of memory");
+  if ((rc = times_into(c, body)) != CTL_EXIT_OK) {
+    json_decref(body);
+    return rc;
+  }
+  snprintf(path, sizeof path, "/v1/devices/%s/operations", eid);
+  rc = call_ex(c, "POST", path, body, &out, &why);
+  json_decref(body);
+  if (rc != CTL_EXIT_OK && why.status == 0) return rc; /* no answer: printed already */
+  if (rc != CTL_EXIT_OK) {
+    line_refused(m, line, eid, "HTTP %d %s: %s", why.status, why.code, why.detail);
+    return CTL_EXIT_OK;
+  }
+  long long id = (long long)json_integer_value(GET(out, "id"));
+  m->queued++;
+  if (!c->json)
+    printf("%s %lld\n", eid, id);
+  else if (json_array_append_new(m->created, json_pack("{s:I, s:s, s:I}", "line", (json_int_t)line,
+                                                       "eid", eid, "id", (json_int_t)id)) != 0)
+    rc = fail("out of memory");
+  json_decref(out);
+  return rc;
+}
+
+static int cmd_op_add_many(struct ctl *c) {
+  struct add_many m = {.path = opt(c, O_OPS_FILE)};
+  struct rsp_buf b;
+  struct rsp_net_client_stats ns;
+  int rc = CTL_EXIT_OK;
+  int64_t t;
+  for (int id = O_NOT_BEFORE; id <= O_EXPIRES_AT; id++)
+    if (has(c, id) && !parse_time(opt(c, id), &t))
+      return usage_error("--%s wants seconds since 1970, +N[smhd] or YYYY-MM-DDTHH:MM:SSZ",
+                         id == O_NOT_BEFORE ? "not-before" : "expires-at");
+  rsp_buf_init(&b, CTL_OPS_FILE_MAX);
+  if (!read_file(m.path, &b) || rsp_buf_append_byte(&b, '\0') != RSP_OK ||
+      !(m.created = json_array())) {
+    rsp_buf_free(&b);
+    return CTL_EXIT_FAIL;
+  }
+  char *p = (char *)b.data, *end = p + b.len - 1;
+  size_t line = 0;
+  while (rc == CTL_EXIT_OK && p < end) {
+    char *nl = memchr(p, '\n', (size_t)(end - p)), *eid = NULL, *spec = NULL;
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p), spec_len = 0;
+    const char *why = NULL;
+    bool skip = false;
+    line++;
+    if (memchr(p, '\0', len))
+      line_refused(&m, line, NULL, "a NUL byte in the line");
+    else if (!ops_line(p, len, &eid, &spec, &spec_len, &skip, &why))
+      line_refused(&m, line, NULL, "%s", why);
+    else if (!skip)
+      rc = add_one(c, &m, line, eid, spec, spec_len);
+    if (!skip && ++m.lines % CTL_PROGRESS_LINES == 0)
+      fprintf(stderr, "rsp-eimctl: %zu lines: %zu queued, %zu refused\n", m.lines, m.queued,
+              m.refused);
+    p += len + (nl ? 1 : 0);
+  }
+  if (rc != CTL_EXIT_OK)
+    fprintf(stderr, "rsp-eimctl: stopped at line %zu; the %zu operations before it are queued\n",
+            line, m.queued);
+  if (c->json) print_json(m.created); /* what was queued, also when the run stopped early */
+  rsp_net_client_stats(c->client, &ns);
+  fprintf(stderr,
+          "rsp-eimctl: %zu operations queued, %zu lines refused (%lu requests over %lu "
+          "connection%s)\n",
+          m.queued, m.refused, ns.requests, ns.connections, ns.connections == 1 ? "" : "s");
+  json_decref(m.created);
+  rsp_buf_free(&b);
+  if (rc == CTL_EXIT_OK && m.lines == 0) rc = fail("%s: no operation in the file", m.path);
+  return rc == CTL_EXIT_OK && m.refused ? CTL_EXIT_FAIL : rc;
+}
+
 /* ---- the command table ----------------------------------------------------------------------- */
 
 struct ctl_cmd {
@@ -1050,10 +1346,12 @@ struct ctl_cmd {
 
 static const struct ctl_cmd commands[] = {
     {"health", NULL, 0, 0, false, 0, cmd_health},
+    {"stats", NULL, 0, 0, false, BIT(O_WAIT_IDLE), cmd_stats},
     {"device", "add", 1, 1, true,
      BIT(O_EIM_ID) | BIT(O_EUICC_CERT) | BIT(O_EUM_CERT) | BIT(O_TOKEN) | BIT(O_INITIAL_EIM),
      cmd_device_add},
-    {"device", "list", 0, 0, false, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_ALL), cmd_device_list},
+    {"device", "list", 0, 0, false, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_ALL) | BIT(O_PROFILES),
+     cmd_device_list},
     {"device", "show", 1, 1, true, 0, cmd_device_show},
     {"device", "add-initial-eim", 1, 1, true, BIT(O_OUT), cmd_device_add_initial},
     {"op", "add", 1, 3, true, SPEC_OPTS, cmd_op_add},
@@ -1061,6 +1359,8 @@ static const struct ctl_cmd commands[] = {
     {"op", "show", 1, 1, false, 0, cmd_op_show},
     {"op", "cancel", 1, 1, false, 0, cmd_op_cancel},
     {"op", "bulk", 0, 2, false, SPEC_OPTS | BIT(O_EIDS_FILE), cmd_op_bulk},
+    {"op", "add-many", 0, 0, false, BIT(O_OPS_FILE) | BIT(O_NOT_BEFORE) | BIT(O_EXPIRES_AT),
+     cmd_op_add_many},
     {"audit", NULL, 1, 1, true, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_OPERATION) | BIT(O_ALL),
      cmd_audit},
 };
@@ -1099,8 +1399,8 @@ static int set_global(struct ctl *c, int o, const char *arg) {
     c->json = true;
     break;
   case O_TIMEOUT:
-    if (!parse_long(arg, 1, 3600, &c->timeout_s))
-      return usage_error("--timeout wants 1 to 3600 seconds");
+    if (!parse_long(arg, 1, CTL_TIMEOUT_MAX_S, &c->timeout_s))
+      return usage_error("--timeout wants 1 to %d seconds", CTL_TIMEOUT_MAX_S);
     break;
   default:
     break;
@@ -1141,12 +1441,14 @@ static int check_command(struct ctl *c, const struct ctl_cmd *k, int argc, char 
         if (l->val == o) return usage_error("--%s does not go with this command", l->name);
     }
   if (c->n_pos < k->min_pos) return usage_error("missing argument");
-  if (k->max_pos < 3 && c->n_pos > k->max_pos && !(k->opts & SPEC_OPTS))
+  if (k->max_pos < 3 && c->n_pos > k->max_pos && !(k->opts & BIT(O_SPEC_JSON)))
     return usage_error("unexpected argument %s", c->pos[k->max_pos]);
   if (k->eid_first && !is_eid(c->pos[0]))
     return usage_error("%s is no EID (32 decimal digits)", c->pos[0]);
   if (k->run == cmd_op_bulk && !has(c, O_EIDS_FILE))
     return usage_error("op bulk needs --eids-file");
+  if (k->run == cmd_op_add_many && !has(c, O_OPS_FILE))
+    return usage_error("op add-many needs --ops-file");
   return CTL_EXIT_OK;
 }
 

@@ -320,23 +320,25 @@ static rsp_err_t api_health(struct rsp__eim_api_ctx *c) {
 
 /* ---- routing --------------------------------------------------------------------------------- */
 
-/* Every route: method, path template, handler. Literal segments come before parameters of the
- * same position ("bulk" before "{id}"): the first template that matches a path owns it. */
+/* Every route: method, path template, handler, and whether it is open (served without an API
+ * key). Literal segments come before parameters of the same position ("bulk" before "{id}"):
+ * the first template that matches a path owns it. */
 #define API_ROUTES(X)                                                                              \
-  X("GET", "/v1/health", api_health)                                                               \
-  X("POST", "/v1/devices", rsp__eim_api_device_register)                                           \
-  X("GET", "/v1/devices", rsp__eim_api_device_list)                                                \
-  X("GET", "/v1/devices/{eid}", rsp__eim_api_device_show)                                          \
-  X("GET", "/v1/devices/{eid}/add-initial-eim", rsp__eim_api_add_initial_eim)                      \
-  X("POST", "/v1/devices/{eid}/operations", rsp__eim_api_op_add)                                   \
-  X("GET", "/v1/devices/{eid}/operations", rsp__eim_api_op_list)                                   \
-  X("GET", "/v1/devices/{eid}/audit", rsp__eim_api_audit)                                          \
-  X("POST", "/v1/operations/bulk", rsp__eim_api_bulk)                                              \
-  X("GET", "/v1/operations/{id}", rsp__eim_api_op_show)                                            \
-  X("DELETE", "/v1/operations/{id}", rsp__eim_api_op_cancel)
+  X("GET", "/v1/health", api_health, true)                                                         \
+  X("GET", "/v1/stats", rsp__eim_api_stats, false)                                                 \
+  X("POST", "/v1/devices", rsp__eim_api_device_register, false)                                    \
+  X("GET", "/v1/devices", rsp__eim_api_device_list, false)                                         \
+  X("GET", "/v1/devices/{eid}", rsp__eim_api_device_show, false)                                   \
+  X("GET", "/v1/devices/{eid}/add-initial-eim", rsp__eim_api_add_initial_eim, false)               \
+  X("POST", "/v1/devices/{eid}/operations", rsp__eim_api_op_add, false)                            \
+  X("GET", "/v1/devices/{eid}/operations", rsp__eim_api_op_list, false)                            \
+  X("GET", "/v1/devices/{eid}/audit", rsp__eim_api_audit, false)                                   \
+  X("POST", "/v1/operations/bulk", rsp__eim_api_bulk, false)                                       \
+  X("GET", "/v1/operations/{id}", rsp__eim_api_op_show, false)                                     \
+  X("DELETE", "/v1/operations/{id}", rsp__eim_api_op_cancel, false)
 
-#define API_ROUTE_ENTRY(method, path, fn) {method, path},
-#define API_ROUTE_FN(method, path, fn) fn,
+#define API_ROUTE_ENTRY(method, path, fn, open) {method, path, open},
+#define API_ROUTE_FN(method, path, fn, open) fn,
 static const struct rsp_eim_api_route routes[] = {API_ROUTES(API_ROUTE_ENTRY)};
 static const rsp__eim_api_fn route_fns[] = {API_ROUTES(API_ROUTE_FN)};
 #undef API_ROUTE_ENTRY
@@ -413,6 +415,16 @@ static void allow_of(const char *tmpl, char *out, size_t size) {
     }
     k += (size_t)w;
   }
+}
+
+bool rsp_eim_api_key_required(const char *path) {
+  const char *eid = NULL, *id = NULL, *tmpl;
+  size_t eid_len = 0, id_len = 0;
+  if (!path || !(tmpl = find_template(path, strcspn(path, "?#"), &eid, &eid_len, &id, &id_len)))
+    return true;
+  for (size_t i = 0; i < N_ROUTES; i++)
+    if (strcmp(routes[i].path, tmpl) == 0 && routes[i].open) return false;
+  return true;
 }
 
 bool rsp_eim_api_allow(const char *path, char *out, size_t out_size) {

@@ -65,15 +65,21 @@ static json_t *profile_view(const struct rsp_eim_profile *p) {
                    "class", cls ? json_string(cls) : json_null());
 }
 
-/* The device view (api.h, docs/eim-api.yaml "Device"). */
-static json_t *device_view(const struct rsp_eim_device *d, const struct rsp_eim_profile *prof,
-                           size_t n_prof, int64_t pending) {
+/* The profiles of a device as JSON, the same objects in the device view and the list. */
+static json_t *profiles_view(const struct rsp_eim_profile *prof, size_t n_prof) {
   json_t *profiles = json_array();
   for (size_t i = 0; profiles && i < n_prof; i++)
     if (json_array_append_new(profiles, profile_view(&prof[i])) != 0) {
       json_decref(profiles);
       profiles = NULL;
     }
+  return profiles;
+}
+
+/* The device view (api.h, docs/eim-api.yaml "Device"). */
+static json_t *device_view(const struct rsp_eim_device *d, const struct rsp_eim_profile *prof,
+                           size_t n_prof, int64_t pending) {
+  json_t *profiles = profiles_view(prof, n_prof);
   if (!profiles) return NULL;
   return json_pack(
       "{s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:I, s:b, s:b, s:o, s:b}", "eid", d->eid,
@@ -378,20 +384,60 @@ static json_t *summary_view(const struct rsp_eim_device_summary *s) {
                    (json_int_t)s->pending);
 }
 
+/* A row of the list; with `prof` (profiles=true) it carries the device's profiles, read into
+ * `prof` (RSP_EIM_PROFILES_MAX entries). NULL with *rc set when the store or memory failed. */
+static json_t *list_row(struct rsp__eim_api_ctx *c, const struct rsp_eim_device_summary *row,
+                        struct rsp_eim_profile *prof, rsp_err_t *rc) {
+  json_t *v = summary_view(row), *profiles;
+  size_t n_prof = 0;
+  *rc = v ? RSP_OK : RSP_E_NOMEM;
+  if (!v || !prof) return v;
+  *rc = rsp_eim_store_profiles_list(c->o->store, row->eid, prof, RSP_EIM_PROFILES_MAX, &n_prof);
+  /* A device deleted between the two reads would have no profiles; there is no delete today. */
+  if (*rc == RSP_E_NOT_FOUND) {
+    *rc = RSP_OK;
+    n_prof = 0;
+  }
+  if (*rc == RSP_OK && (!(profiles = profiles_view(prof, n_prof)) ||
+                        json_object_set_new(v, "profiles", profiles) != 0))
+    *rc = RSP_E_NOMEM;
+  if (*rc != RSP_OK) {
+    json_decref(v);
+    v = NULL;
+  }
+  return v;
+}
+
+/* profiles=true|false; false when answered 400. */
+static bool bool_param(struct rsp__eim_api_ctx *c, const char *name, const char *value,
+                       bool present, bool *out) {
+  *out = false;
+  if (!present) return true;
+  if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+    *out = value[0] == 't';
+    return true;
+  }
+  rsp__eim_api_error(c, 400, "invalid_request", "%s: true or false expected", name);
+  return false;
+}
+
 rsp_err_t rsp__eim_api_device_list(struct rsp__eim_api_ctx *c) {
-  static const char *const names[] = {"after", "limit", NULL};
-  char values[2][RSP__EIM_API_QUERY_VALUE_MAX + 1];
-  bool present[2];
+  static const char *const names[] = {"after", "limit", "profiles", NULL};
+  char values[3][RSP__EIM_API_QUERY_VALUE_MAX + 1];
+  bool present[3], with_profiles;
   size_t limit, n = 0, more = 0;
   struct rsp_eim_device_summary *rows = NULL, probe;
+  struct rsp_eim_profile *prof = NULL;
   json_t *list = NULL;
   rsp_err_t rc = RSP_OK;
   if (!rsp__eim_api_query(c, names, values, present) ||
-      !rsp__eim_api_limit(c, values[1], present[1], &limit))
+      !rsp__eim_api_limit(c, values[1], present[1], &limit) ||
+      !bool_param(c, "profiles", values[2], present[2], &with_profiles))
     return RSP_OK;
   if (present[0] && values[0][0] && !rsp__eim_api_eid_ok(values[0]))
     return rsp__eim_api_error(c, 400, "invalid_request", "after: 32 decimal digits expected");
-  if (!(rows = rsp_malloc(limit * sizeof *rows)) || !(list = json_array())) {
+  if (!(rows = rsp_malloc(limit * sizeof *rows)) || !(list = json_array()) ||
+      (with_profiles && !(prof = rsp_malloc(RSP_EIM_PROFILES_MAX * sizeof *prof)))) {
     rc = RSP_E_NOMEM;
     goto out;
   }
@@ -403,17 +449,24 @@ rsp_err_t rsp__eim_api_device_list(struct rsp__eim_api_ctx *c) {
     rc = rsp__eim_api_store_error(c, rc, "device list");
     goto out;
   }
-  for (size_t i = 0; i < n; i++)
-    if (json_array_append_new(list, summary_view(&rows[i])) != 0) {
+  for (size_t i = 0; i < n; i++) {
+    json_t *row = list_row(c, &rows[i], prof, &rc);
+    if (!row) {
+      if (rc != RSP_E_NOMEM) rc = rsp__eim_api_store_error(c, rc, "device list");
+      goto out;
+    }
+    if (json_array_append_new(list, row) != 0) {
       rc = RSP_E_NOMEM;
       goto out;
     }
+  }
   rc = rsp__eim_api_reply(c, 200,
                           json_pack("{s:O, s:o}", "devices", list, "next",
                                     more ? json_string(rows[n - 1].eid) : json_null()));
 out:
   json_decref(list);
   rsp_free(rows);
+  rsp_free(prof);
   return rc;
 }
 

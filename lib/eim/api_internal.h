@@ -1,6 +1,6 @@
 /* lib/eim internals of the operator API (include/rsp/eim/api.h), shared by api.c (routing,
- * answers, request checks), api_devices.c (the device routes) and api_ops.c (operations, bulk,
- * audit). */
+ * answers, request checks), api_devices.c (the device routes), api_ops.c (operations, bulk,
+ * audit) and api_stats.c (the counts). */
 #ifndef RSP_EIM_API_INTERNAL_H
 #define RSP_EIM_API_INTERNAL_H
 
@@ -94,6 +94,7 @@ rsp_err_t rsp__eim_api_op_show(struct rsp__eim_api_ctx *c);
 rsp_err_t rsp__eim_api_op_cancel(struct rsp__eim_api_ctx *c);
 rsp_err_t rsp__eim_api_bulk(struct rsp__eim_api_ctx *c);
 rsp_err_t rsp__eim_api_audit(struct rsp__eim_api_ctx *c);
+rsp_err_t rsp__eim_api_stats(struct rsp__eim_api_ctx *c); /* api_stats.c */
 
 /* Validates a spec with rsp_eim_spec_parse: its kind in *kind, or false when answered 400
  * (`where` prefixes the message). */

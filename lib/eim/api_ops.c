@@ -53,6 +53,10 @@ static json_t *op_view(const struct rsp_eim_operation *op, bool full) {
       op->result_seq == RSP_EIM_NO_SEQ ? json_null() : json_integer((json_int_t)op->result_seq),
       "resultSummary", rsp__eim_api_embed(op->result_summary), "error",
       op->error ? json_string(op->error) : json_null());
+  if (v && json_object_set_new(v, "rolledBack", json_boolean(op->rolled_back)) != 0) {
+    json_decref(v);
+    v = NULL;
+  }
   if (v && full &&
       json_object_set_new(v, "result",
                           op->result.len ? rsp__eim_api_b64(op->result.data, op->result.len)

@@ -10,6 +10,7 @@
 
 #include "rsp/core/alloc.h"
 #include "rsp/core/log.h"
+#include "rsp/core/text.h"
 #include "rsp/crypto/crypto.h"
 #include "rsp/crypto/signer.h"
 #include "rsp/eim/spec.h"
@@ -424,12 +425,62 @@ static const char *dl_session_find(const struct rsp_eim_service *s, struct rsp_s
   return NULL;
 }
 
-static void dl_session_add(struct rsp_eim_service *s, struct rsp_slice txid, const char *eid) {
-  if (!txid.p || txid.len == 0 || txid.len > RSP_EIM_TXID_MAX || dl_session_find(s, txid)) return;
-  struct rsp__eim_dl_session *e = &s->dl[s->dl_next++ % RSP__EIM_DL_SESSIONS];
+const char *rsp__eim_dl_session_eid(const struct rsp_eim_service *s, struct rsp_slice txid) {
+  return s ? dl_session_find(s, txid) : NULL;
+}
+
+static struct rsp__eim_dl_session *dl_session_add(struct rsp_eim_service *s, struct rsp_slice txid,
+                                                  const char *eid) {
+  struct rsp__eim_dl_session *e = NULL;
+  if (!txid.p || txid.len == 0 || txid.len > RSP_EIM_TXID_MAX) return NULL;
+  for (size_t i = 0; i < RSP__EIM_DL_SESSIONS && !e; i++)
+    if (s->dl[i].txid_len == txid.len && memcmp(s->dl[i].txid, txid.p, txid.len) == 0)
+      e = &s->dl[i];
+  if (e) return e;
+  e = &s->dl[s->dl_next++ % RSP__EIM_DL_SESSIONS];
+  memset(e, 0, sizeof *e);
   memcpy(e->txid, txid.p, txid.len);
   e->txid_len = txid.len;
   snprintf(e->eid, sizeof e->eid, "%s", eid);
+  return e;
+}
+
+void rsp__eim_dl_profile_name(const struct rsp_eim_service *s, const char *iccid,
+                              char name[RSP_EIM_PROFILE_NAME_MAX + 1]) {
+  name[0] = '\0';
+  for (size_t i = 0; s && i < RSP__EIM_DL_SESSIONS; i++)
+    if (s->dl[i].txid_len && s->dl[i].iccid[0] && strcmp(s->dl[i].iccid, iccid) == 0)
+      snprintf(name, RSP_EIM_PROFILE_NAME_MAX + 1, "%s", s->dl[i].name);
+}
+
+/* The profile's ICCID and name from the relay's answer to AuthenticateClient (its
+ * profileMetaData, StoreMetadataRequest BF25), kept with the download's session. */
+static void learn_profile(struct rsp_eim_service *s, const struct rsp_buf *answer,
+                          struct rsp_slice txid, const char *eid) {
+  struct rsp_arena arena;
+  struct rsp_msg_esipa_message_from_eim_to_ipa *m = NULL;
+  struct rsp__eim_dl_session *e;
+  rsp_arena_init(&arena, RSP_MSG_ARENA_CAP);
+  if (rsp_msg_decode(&rsp_msgt_esipa_message_from_eim_to_ipa, answer->data, answer->len, &arena,
+                     (void **)&m, NULL) == RSP_OK &&
+      m->which == RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_AUTHENTICATE_CLIENT_RESPONSE_ESIPA &&
+      m->u.authenticate_client_response_esipa->which ==
+          RSP_MSG_AUTHENTICATE_CLIENT_RESPONSE_ESIPA_AUTHENTICATE_CLIENT_OK_DP_ESIPA) {
+    const struct rsp_msg_sgp32_store_metadata_request *md =
+        m->u.authenticate_client_response_esipa->u.authenticate_client_ok_dp_esipa
+            ->profile_meta_data;
+    char iccid[RSP_ICCID_MAX_DIGITS + 1];
+    if (md && md->iccid.len == RSP_ICCID_LEN && rsp_iccid_decode(md->iccid.p, iccid) == RSP_OK &&
+        (e = dl_session_add(s, txid, eid))) {
+      snprintf(e->iccid, sizeof e->iccid, "%s", iccid);
+      e->name[0] = '\0';
+      if (md->profile_name.p && md->profile_name.len <= RSP_EIM_PROFILE_NAME_MAX &&
+          rsp_utf8_valid(md->profile_name.p, md->profile_name.len, false))
+        snprintf(e->name, sizeof e->name, "%.*s", (int)md->profile_name.len,
+                 (const char *)md->profile_name.p);
+    }
+  }
+  rsp_arena_free(&arena);
 }
 
 /* The SM-DP+'s transactionId in the relay's answer to InitiateAuthentication. */
@@ -606,6 +657,9 @@ static rsp_err_t relay(struct rsp_eim_service *s,
     if (eid[0] &&
         m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_INITIATE_AUTHENTICATION_REQUEST_ESIPA)
       learn_session(s, &a->bytes, eid);
+    if (eid[0] &&
+        m->which == RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_AUTHENTICATE_CLIENT_REQUEST_ESIPA)
+      learn_profile(s, &a->bytes, m->u.authenticate_client_request_esipa->transaction_id, eid);
   }
   rsp_free(spec_text);
   rsp_buf_free(&info1);

@@ -14,13 +14,17 @@
 #define RSP__EIM_SVC "eim"
 
 /* SM-DP+ transactionIds of indirect downloads this handle relayed, with the device they belong
- * to: the later download requests (BF3B, BF3A, BF41) carry no EID (see docs/eim.md). */
+ * to: the later download requests (BF3B, BF3A, BF41) carry no EID (see docs/eim.md). The
+ * profile's ICCID and name come from the metadata of authenticateClient's answer, so the view
+ * can name the profile once its installation is reported. */
 #define RSP__EIM_DL_SESSIONS 64
 
 struct rsp__eim_dl_session {
   uint8_t txid[RSP_EIM_TXID_MAX];
   size_t txid_len; /* 0: free */
   char eid[RSP_EID_DIGITS + 1];
+  char iccid[RSP_ICCID_MAX_DIGITS + 1];    /* "" until authenticateClient answered */
+  char name[RSP_EIM_PROFILE_NAME_MAX + 1]; /* profileName of the metadata, "" when none */
 };
 
 struct rsp_eim_service {
@@ -84,6 +88,14 @@ rsp_err_t rsp__eim_handle_message(struct rsp_eim_service *s,
 rsp_err_t rsp__eim_record_pending_notification(struct rsp_eim_service *s, const char *eid,
                                                const struct rsp_msg_sgp32_pending_notification *n,
                                                bool forwarded, int64_t *seq);
+
+/* The device of an indirect download this handle relayed, by the SM-DP+'s transactionId (a PIR
+ * carries it); NULL when unknown here. */
+const char *rsp__eim_dl_session_eid(const struct rsp_eim_service *s, struct rsp_slice txid);
+/* The profileName the metadata of a relayed download of `iccid` announced; "" when this handle
+ * relayed no such download or the metadata had no name. */
+void rsp__eim_dl_profile_name(const struct rsp_eim_service *s, const char *iccid,
+                              char name[RSP_EIM_PROFILE_NAME_MAX + 1]);
 
 /* The eimTransactionId of the IpaEuiccDataRequest that asks the card for its pending results
  * before a re-send (docs/eim.md "ESipa service"): a marker, the operation id and its sent_count,

@@ -4,8 +4,10 @@
  * the signed data || associationToken DO, notes 3.4), recorded once in the store (by
  * eimTransactionId or (EID, counter); a replay is a DUPLICATE and acknowledged again), and only
  * then acknowledged. A bad signature is audited and answered with an error: nothing of that
- * message is recorded or acknowledged. The device's view (profiles, enabled ICCID) follows the
- * results of known ICCIDs. */
+ * message is recorded or acknowledged. The device's view (profiles, enabled ICCID) follows what
+ * the card did: listProfileInfo results, executed enables, disables and deletes, a rollback
+ * (the previous profile enabled again), and installations (a verified ProfileInstallationResult
+ * in a download's result or a notification). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,25 @@ static int find_profile(struct rsp_eim_profile *v, size_t n, const char *iccid) 
   return -1;
 }
 
+/* The profile of `iccid` in the view, added (disabled, nothing else known) when it is not there;
+ * -1 when the view is full. */
+static int ensure_profile(struct rsp_eim_profile *v, size_t *n, const char *iccid) {
+  int i = find_profile(v, *n, iccid);
+  if (i >= 0 || *n == RSP_EIM_PROFILES_MAX) return i;
+  i = (int)(*n)++;
+  memset(&v[i], 0, sizeof v[i]);
+  snprintf(v[i].iccid, sizeof v[i].iccid, "%s", iccid);
+  v[i].state = RSP_EIM_PROFILE_DISABLED;
+  v[i].profile_class = -1;
+  return i;
+}
+
+static int enabled_profile(const struct rsp_eim_profile *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i].state == RSP_EIM_PROFILE_ENABLED) return (int)i;
+  return -1;
+}
+
 static bool iccid_digits(struct rsp_slice s, char out[RSP_ICCID_MAX_DIGITS + 1]) {
   return s.len == RSP_ICCID_LEN && rsp_iccid_decode(s.p, out) == RSP_OK && strlen(out) >= 18;
 }
@@ -159,16 +180,8 @@ static bool iccid_digits(struct rsp_slice s, char out[RSP_ICCID_MAX_DIGITS + 1])
 static void merge_profile(struct rsp_eim_profile *v, size_t *n,
                           const struct rsp_msg_sgp32_profile_info *p) {
   char iccid[RSP_ICCID_MAX_DIGITS + 1];
-  if (!iccid_digits(p->iccid, iccid)) return;
-  int i = find_profile(v, *n, iccid);
-  if (i < 0) {
-    if (*n == RSP_EIM_PROFILES_MAX) return;
-    i = (int)(*n)++;
-    memset(&v[i], 0, sizeof v[i]);
-    snprintf(v[i].iccid, sizeof v[i].iccid, "%s", iccid);
-    v[i].state = RSP_EIM_PROFILE_DISABLED;
-    v[i].profile_class = -1;
-  }
+  int i;
+  if (!iccid_digits(p->iccid, iccid) || (i = ensure_profile(v, n, iccid)) < 0) return;
   if (p->profile_state.present)
     v[i].state = p->profile_state.v == RSP_MSG_PROFILE_STATE_ENABLED ? RSP_EIM_PROFILE_ENABLED
                                                                      : RSP_EIM_PROFILE_DISABLED;
@@ -181,23 +194,34 @@ static void merge_profile(struct rsp_eim_profile *v, size_t *n,
     v[i].profile_class = (int)p->profile_class.v;
 }
 
-/* The view after one PSMO and its result; true when it changed. Only ICCIDs the view knows are
- * changed by enable, disable and delete (a listProfileInfo teaches the others). */
+/* The last enable a package executed, for a rollback to undo: the profile it enabled and the one
+ * enabled before it ("" when none was). */
+struct last_enable {
+  char enabled[RSP_ICCID_MAX_DIGITS + 1];
+  char previous[RSP_ICCID_MAX_DIGITS + 1];
+};
+
+/* The view after one PSMO and its result; true when it changed. An enable or disable that the
+ * card executed proves the profile is there, so an ICCID the view does not know yet joins it; a
+ * delete of an unknown ICCID changes nothing. A listProfileInfo teaches names and classes. */
 static bool apply_psmo(struct rsp_eim_profile *v, size_t *n, const struct rsp_msg_psmo *op,
-                       const struct rsp_msg_euicc_result_data *r, bool rolled_back) {
+                       const struct rsp_msg_euicc_result_data *r, struct last_enable *le) {
   char iccid[RSP_ICCID_MAX_DIGITS + 1];
-  int i;
+  int i, prev;
   switch (op->which) {
   case RSP_MSG_PSMO_ENABLE:
-    if (rolled_back || r->which != RSP_MSG_EUICC_RESULT_DATA_ENABLE_RESULT || r->u.enable_result ||
-        !iccid_digits(op->u.enable->iccid, iccid) || (i = find_profile(v, *n, iccid)) < 0)
+    if (r->which != RSP_MSG_EUICC_RESULT_DATA_ENABLE_RESULT || r->u.enable_result ||
+        !iccid_digits(op->u.enable->iccid, iccid) || (i = ensure_profile(v, n, iccid)) < 0)
       return false;
+    prev = enabled_profile(v, *n);
+    snprintf(le->previous, sizeof le->previous, "%s", prev >= 0 ? v[prev].iccid : "");
+    snprintf(le->enabled, sizeof le->enabled, "%s", iccid);
     for (size_t k = 0; k < *n; k++) v[k].state = RSP_EIM_PROFILE_DISABLED;
     v[i].state = RSP_EIM_PROFILE_ENABLED;
     return true;
   case RSP_MSG_PSMO_DISABLE:
     if (r->which != RSP_MSG_EUICC_RESULT_DATA_DISABLE_RESULT || r->u.disable_result ||
-        !iccid_digits(op->u.disable->iccid, iccid) || (i = find_profile(v, *n, iccid)) < 0)
+        !iccid_digits(op->u.disable->iccid, iccid) || (i = ensure_profile(v, n, iccid)) < 0)
       return false;
     v[i].state = RSP_EIM_PROFILE_DISABLED;
     return true;
@@ -223,6 +247,19 @@ static bool apply_psmo(struct rsp_eim_profile *v, size_t *n, const struct rsp_ms
   }
 }
 
+/* ProfileRollback (SGP.32 §3.2.x, notes 3.9): the IPA's watchdog found no network on the profile
+ * the package enabled and had the card enable the previous one again; the card appended
+ * rollbackResult ok to the package's result. The view follows: the profile enabled before that
+ * enable is enabled again (none, when none was), the new one disabled. */
+static bool undo_enable(struct rsp_eim_profile *v, size_t n, const struct last_enable *le) {
+  int i = find_profile(v, n, le->enabled),
+      prev = le->previous[0] ? find_profile(v, n, le->previous) : -1;
+  if (i < 0) return false;
+  v[i].state = RSP_EIM_PROFILE_DISABLED;
+  if (prev >= 0) v[prev].state = RSP_EIM_PROFILE_ENABLED;
+  return true;
+}
+
 /* Keeps at most one profile enabled (the store's rule): the last one wins. */
 static void one_enabled(struct rsp_eim_profile *v, size_t n) {
   bool seen = false;
@@ -233,16 +270,29 @@ static void one_enabled(struct rsp_eim_profile *v, size_t n) {
     }
 }
 
+/* A result shows a rollback when it carries rollbackResult ok (the card appends it to the result
+ * of the package whose enable it undid). */
+static bool rolled_back(const struct rsp_msg_euicc_package_result_data_signed *d) {
+  const struct rsp_msg_euicc_package_result_data_signed_euicc_result *res = d->euicc_result;
+  for (size_t i = 0; res && i < res->n; i++)
+    if (res->v[i].which == RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT &&
+        res->v[i].u.rollback_result == 0)
+      return true;
+  return false;
+}
+
 /* The view after a recorded result of operation `op_id`: the package it answers is the one the
- * store kept, so each PSMO is matched with its result by position. */
+ * store kept, so each PSMO is matched with its result by position (a rollbackResult comes after
+ * them all). */
 static rsp_err_t update_profiles(struct rctx *c, int64_t op_id,
                                  const struct rsp_msg_euicc_package_result_data_signed *d) {
   struct rsp_eim_operation op;
   struct rsp_arena arena;
   struct rsp_msg_euicc_package_request *q = NULL;
   struct rsp_eim_profile *v = rsp_calloc(RSP_EIM_PROFILES_MAX, sizeof *v);
+  struct last_enable le = {"", ""};
   size_t n = 0;
-  bool changed = false, rolled = false;
+  bool changed = false;
   rsp_err_t rc = v ? RSP_OK : RSP_E_NOMEM;
   rsp_eim_operation_init(&op);
   rsp_arena_init(&arena, RSP_MSG_ARENA_CAP);
@@ -254,14 +304,16 @@ static rsp_err_t update_profiles(struct rctx *c, int64_t op_id,
   const struct rsp_msg_euicc_package_psmo_list *ops =
       q->euicc_package_signed->euicc_package->u.psmo_list;
   const struct rsp_msg_euicc_package_result_data_signed_euicc_result *res = d->euicc_result;
-  for (size_t i = 0; i < res->n; i++)
-    rolled |= res->v[i].which == RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT &&
-              res->v[i].u.rollback_result == 0;
   if ((rc = rsp_eim_store_profiles_list(c->s->store, c->eid, v, RSP_EIM_PROFILES_MAX, &n)) !=
       RSP_OK)
     goto out;
   for (size_t i = 0; i < ops->n && i < res->n; i++)
-    changed |= apply_psmo(v, &n, &ops->v[i], &res->v[i], rolled);
+    changed |= apply_psmo(v, &n, &ops->v[i], &res->v[i], &le);
+  if (rolled_back(d) && le.enabled[0]) {
+    rsp_log(RSP_LOG_INFO, RSP__EIM_SVC, "%s: operation %lld rolled back: %s enabled again", c->eid,
+            (long long)op_id, le.previous[0] ? le.previous : "no profile");
+    changed |= undo_enable(v, n, &le);
+  }
   one_enabled(v, n);
   if (changed) rc = rsp_eim_store_profiles_set(c->s->store, c->eid, v, n, c->now);
 out:
@@ -271,29 +323,91 @@ out:
   return rc;
 }
 
-/* A successful download: the profile joins the view (disabled) when it is new. */
-static rsp_err_t add_installed(struct rctx *c, struct rsp_slice iccid_bytes) {
-  char iccid[RSP_ICCID_MAX_DIGITS + 1];
-  struct rsp_eim_profile *v = rsp_calloc(RSP_EIM_PROFILES_MAX, sizeof *v);
+/* A profile the card installed (a successful ProfileInstallationResult): it joins the view
+ * disabled, with the name the download's metadata gave when this handle relayed it; a profile
+ * already there keeps its state, and gets the name if it had none. */
+static rsp_err_t add_installed(struct rsp_eim_service *s, const char *eid, int64_t now,
+                               struct rsp_slice iccid_bytes) {
+  char iccid[RSP_ICCID_MAX_DIGITS + 1], name[RSP_EIM_PROFILE_NAME_MAX + 1] = "";
+  struct rsp_eim_profile *v;
   size_t n = 0;
-  rsp_err_t rc = v ? RSP_OK : RSP_E_NOMEM;
-  if (rc == RSP_OK && iccid_digits(iccid_bytes, iccid))
-    rc = rsp_eim_store_profiles_list(c->s->store, c->eid, v, RSP_EIM_PROFILES_MAX, &n);
-  if (rc == RSP_OK && iccid[0] && find_profile(v, n, iccid) < 0 && n < RSP_EIM_PROFILES_MAX) {
-    memset(&v[n], 0, sizeof v[n]);
-    snprintf(v[n].iccid, sizeof v[n].iccid, "%s", iccid);
-    v[n].state = RSP_EIM_PROFILE_DISABLED;
-    v[n].profile_class = -1;
-    rc = rsp_eim_store_profiles_set(c->s->store, c->eid, v, n + 1, c->now);
+  int i;
+  if (!iccid_digits(iccid_bytes, iccid)) return RSP_OK;
+  if (!(v = rsp_calloc(RSP_EIM_PROFILES_MAX, sizeof *v))) return RSP_E_NOMEM;
+  rsp__eim_dl_profile_name(s, iccid, name);
+  rsp_err_t rc = rsp_eim_store_profiles_list(s->store, eid, v, RSP_EIM_PROFILES_MAX, &n);
+  bool known = rc == RSP_OK && find_profile(v, n, iccid) >= 0;
+  if (rc == RSP_OK && (i = ensure_profile(v, &n, iccid)) >= 0 &&
+      (!known || (name[0] && !v[i].name[0]))) {
+    if (!v[i].name[0]) snprintf(v[i].name, sizeof v[i].name, "%s", name);
+    rsp_log(RSP_LOG_INFO, RSP__EIM_SVC, "%s: profile %s installed%s%s", eid, iccid,
+            name[0] ? ": " : "", name);
+    rc = rsp_eim_store_profiles_set(s->store, eid, v, n, now);
   }
   rsp_free(v);
   return rc;
 }
 
+#define PIR_SUCCESS RSP_MSG_PROFILE_INSTALLATION_RESULT_DATA_FINAL_RESULT_SUCCESS_RESULT
+
+/* euiccSignPIR over ProfileInstallationResultData as received (SGP.22 §5.6.4; the signature the
+ * SM-DP+ checks too), with the device's eUICC certificate chain. RSP_OK when it verifies or when
+ * the certificates are not known yet; otherwise `why` says what failed. */
+static rsp_err_t verify_pir(struct rctx *c,
+                            const struct rsp_msg_sgp32_profile_installation_result *pir, char *why,
+                            size_t why_size) {
+  const struct rsp_msg_profile_installation_result_data *d = pir->profile_installation_result_data;
+  struct rsp_key *key = NULL;
+  if (!c->dev.euicc_cert.len || !c->dev.eum_cert.len) return RSP_OK;
+  rsp_err_t rc =
+      euicc_key(c, buf_slice(&c->dev.euicc_cert), buf_slice(&c->dev.eum_cert), &key, why, why_size);
+  if (rc != RSP_OK) return rc;
+  rc = pir->euicc_sign_pir.len == RSP_SIG_RAW_LEN
+           ? rsp_ecdsa_verify(key, d->raw.p, d->raw.len, pir->euicc_sign_pir.p)
+           : RSP_E_SIG_INVALID;
+  if (rc != RSP_OK) snprintf(why, why_size, "euiccSignPIR: %s", rsp_strerror(rc));
+  rsp_key_free(key);
+  return rc;
+}
+
+/* The view after a ProfileInstallationResult of device `eid` (in a download trigger's result or
+ * as a pending notification): a successful installation adds its profile (add_installed) once
+ * its signature verifies. A PIR that does not verify changes nothing and is audited
+ * ("pir_refused"); while the device's certificates are unknown it is taken as it is: the view
+ * informs the operator and closes no operation. */
+static rsp_err_t installed(struct rsp_eim_service *s, const char *eid, int64_t now,
+                           const struct rsp_msg_sgp32_profile_installation_result *pir) {
+  const struct rsp_msg_profile_installation_result_data *d = pir->profile_installation_result_data;
+  struct rctx c = {.s = s, .now = now};
+  char why[256] = "";
+  rsp_err_t rc;
+  if (!d || !d->final_result || d->final_result->which != PIR_SUCCESS ||
+      !d->notification_metadata || !d->notification_metadata->iccid.p)
+    return RSP_OK;
+  snprintf(c.eid, sizeof c.eid, "%s", eid);
+  if (rsp_eid_from_string(c.eid, c.eid_bytes) != RSP_OK) return RSP_OK;
+  rsp_eim_device_init(&c.dev);
+  rc = rsp_eim_store_device_get(s->store, eid, &c.dev);
+  if (rc == RSP_OK && verify_pir(&c, pir, why, sizeof why) != RSP_OK) {
+    json_t *j = json_pack("{s:s}", "reason", why);
+    char *detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    rsp_log(RSP_LOG_WARN, RSP__EIM_SVC, "%s: installation result not taken into the view: %s", eid,
+            why);
+    rsp__eim_audit(s, eid, 0, "pir_refused", detail, pir->raw);
+    free(detail);
+  } else if (rc == RSP_OK) {
+    rc = add_installed(s, eid, now, d->notification_metadata->iccid);
+  }
+  rsp_eim_device_free(&c.dev);
+  return rc == RSP_E_NOT_FOUND ? RSP_OK : rc;
+}
+
 /* ---- recording ---------------------------------------------------------------------------------
  */
 
-/* Records one result in the store; *op_id and *outcome say what it matched. */
+/* Records one result in the store (which also marks a rollback it shows); *op_id and *outcome
+ * say what it matched. */
 static rsp_err_t record(struct rctx *c, struct rsp_slice txid, int64_t counter, int64_t seq,
                         struct rsp_slice der, const struct rsp__eim_outcome *o,
                         enum rsp_eim_record *outcome, int64_t *op_id) {
@@ -399,9 +513,15 @@ rsp_err_t rsp__eim_record_pending_notification(struct rsp_eim_service *s, const 
   if (seq) *seq = -1;
   if (eid) snprintf(who, sizeof who, "%s", eid);
   switch (n->which) {
-  case RSP_MSG_SGP32_PENDING_NOTIFICATION_PROFILE_INSTALLATION_RESULT:
-    md = n->u.profile_installation_result->profile_installation_result_data->notification_metadata;
+  case RSP_MSG_SGP32_PENDING_NOTIFICATION_PROFILE_INSTALLATION_RESULT: {
+    const struct rsp_msg_profile_installation_result_data *d =
+        n->u.profile_installation_result->profile_installation_result_data;
+    /* a PIR names no EID: the download this handle relayed does (by transactionId) */
+    const char *dl = who[0] ? NULL : rsp__eim_dl_session_eid(s, d->transaction_id);
+    if (dl) snprintf(who, sizeof who, "%s", dl);
+    md = d->notification_metadata;
     break;
+  }
   case RSP_MSG_SGP32_PENDING_NOTIFICATION_OTHER_SIGNED_NOTIFICATION:
     md = n->u.other_signed_notification->tbs_other_notification;
     if (!who[0]) eid_of_cert(n->u.other_signed_notification->euicc_certificate, who);
@@ -444,6 +564,11 @@ rsp_err_t rsp__eim_record_pending_notification(struct rsp_eim_service *s, const 
   }
   if (rc != RSP_OK) return rc;
   if (outcome == RSP_EIM_RECORD_NEW) s->stats.notifications++;
+  /* a new PIR adds its profile; a copy seen again does not (the profile may be deleted since) */
+  if (outcome == RSP_EIM_RECORD_NEW &&
+      n->which == RSP_MSG_SGP32_PENDING_NOTIFICATION_PROFILE_INSTALLATION_RESULT &&
+      (rc = installed(s, who, rsp__eim_now(s), n->u.profile_installation_result)) != RSP_OK)
+    return rc;
   if (seq) *seq = nn.seq_number;
   return RSP_OK;
 }
@@ -596,9 +721,7 @@ static rsp_err_t trigger_result(struct rctx *c, const struct rsp_msg_eim_package
   if (rc == RSP_OK && outcome == RSP_EIM_RECORD_NEW && !o.failed &&
       d->which ==
           RSP_MSG_PROFILE_DOWNLOAD_TRIGGER_RESULT_PROFILE_DOWNLOAD_TRIGGER_RESULT_DATA_PROFILE_INSTALLATION_RESULT) {
-    const struct rsp_msg_notification_metadata *md =
-        d->u.profile_installation_result->profile_installation_result_data->notification_metadata;
-    if (md && md->iccid.p) rc = add_installed(c, md->iccid);
+    rc = installed(c->s, c->eid, c->now, d->u.profile_installation_result);
   }
   rsp__eim_outcome_free(&o);
   return rc;

@@ -391,6 +391,34 @@ rsp_err_t rsp__eim_package_check(enum rsp_eim_op_kind kind, const char *eid, con
   return rc;
 }
 
+/* ---- the rollback marker --------------------------------------------------------------------- */
+
+/* Whether a result (one DER element, checked) is an EuiccPackageResult (BF51) whose signed data
+ * carries rollbackResult ok: after an enable with rollbackFlag left the device without network,
+ * the IPA had the card enable the previous profile again (ProfileRollback), and the card appended
+ * that result to the enable's (SGP.32 notes 3.9). Any other result, or one that does not decode,
+ * shows no rollback. */
+static bool result_rolled_back(struct rsp_slice der) {
+  struct rsp_arena arena;
+  struct rsp_der_tlv tlv;
+  struct rsp_msg_euicc_package_result *r = NULL;
+  bool rolled = false;
+  if (rsp_der_parse_one(der.p, der.len, &tlv) != RSP_OK || tlv.tag != RSP_TAG_EUICC_PACKAGE_RESULT)
+    return false;
+  rsp_arena_init(&arena, RSP_MSG_ARENA_CAP);
+  if (rsp_msg_decode(&rsp_msgt_euicc_package_result, der.p, der.len, &arena, (void **)&r, NULL) ==
+          RSP_OK &&
+      r->which == RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) {
+    const struct rsp_msg_euicc_package_result_data_signed_euicc_result *l =
+        r->u.euicc_package_result_signed->euicc_package_result_data_signed->euicc_result;
+    for (size_t i = 0; l && i < l->n && !rolled; i++)
+      rolled = l->v[i].which == RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT &&
+               l->v[i].u.rollback_result == 0;
+  }
+  rsp_arena_free(&arena);
+  return rolled;
+}
+
 /* ---- the public functions -------------------------------------------------------------------- */
 
 void rsp_eim_store_close(struct rsp_eim_store *s) {
@@ -567,7 +595,8 @@ rsp_err_t rsp_eim_store_record_result(struct rsp_eim_store *s, const struct rsp_
     return BAD("summary is not a JSON object");
   if (r->state != RSP_EIM_OP_DONE && r->state != RSP_EIM_OP_FAILED) return BAD("state");
   if (r->error && !text_ok(r->error, RSP_EIM_ERROR_MAX)) return BAD("error text");
-  return s->ops->record_result(s, r, now, outcome, op_id ? op_id : &dummy);
+  return s->ops->record_result(s, r, result_rolled_back(r->der), now, outcome,
+                               op_id ? op_id : &dummy);
 }
 
 rsp_err_t rsp_eim_store_record_notification(struct rsp_eim_store *s,
@@ -625,4 +654,22 @@ rsp_err_t rsp_eim_store_audit_add(struct rsp_eim_store *s, const char *eid, int6
   if (!der_ok(der, RSP_EIM_RESULT_MAX, true)) return BAD("der");
   if (!s->ops->audit_add) return RSP_E_UNSUPPORTED;
   return s->ops->audit_add(s, eid, operation_id, event, detail, der, now);
+}
+
+rsp_err_t rsp_eim_store_stats(struct rsp_eim_store *s, struct rsp_eim_stats *out) {
+  if (out) memset(out, 0, sizeof *out);
+  if (!store_ok(s) || !out) return BAD("NULL");
+  if (!s->ops->stats) return RSP_E_UNSUPPORTED;
+  rsp_err_t rc = s->ops->stats(s, out);
+  if (rc != RSP_OK) {
+    memset(out, 0, sizeof *out);
+    return rc;
+  }
+  /* The sums are the interface's, so every backend answers them the same way. */
+  for (int k = RSP_EIM_OP_PSMO; k <= RSP_EIM_OP_DOWNLOAD; k++)
+    for (int st = RSP_EIM_OP_QUEUED; st <= RSP_EIM_OP_CANCELLED; st++) {
+      out->by_state[st] += out->ops[k][st];
+      out->total += out->ops[k][st];
+    }
+  return RSP_OK;
 }

@@ -2,7 +2,7 @@
  * handed out must survive a power cut, not only a crash), foreign keys on, a busy timeout, and a
  * versioned schema.
  *
- * Schema (version 1; docs/eim.md "Store" has the same with the reasons):
+ * Schema (version 2; docs/eim.md "Store" has the same with the reasons):
  *   schema_version (version)                        migrations applied so far
  *   devices (eid PK 32 digits, eim_id, association_token, next_counter, euicc_cert, eum_cert,
  *            euicc_info2, initial_config, created, last_seen, rplmn, enabled_iccid)
@@ -10,7 +10,8 @@
  *   operations (id PK, eid -> devices, seq (UNIQUE per eid: the queue order), kind, spec JSON,
  *            state, not_before, expires_at, created, counter (UNIQUE per eid), eim_transaction_id
  *            (UNIQUE), package (the exact bytes handed out), sent_count, last_sent,
- *            checked_count, result, result_seq, result_summary JSON, done_at, error)
+ *            checked_count, result, result_seq, result_summary JSON, done_at, error,
+ *            rolled_back (version 2: the result shows a profile rollback))
  *   notifications (eid -> devices, seq_number, kind, iccid, der, received, forwarded_at,
  *            forward_address; PK (eid, seq_number): a notification is stored once)
  *   audit (id PK, time, eid, operation_id, event, detail JSON, der): append-only, enforced by
@@ -92,6 +93,13 @@ static const char *const migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+    /* 2: the rollback marker of a result (set when the result is recorded, from the parsed
+     * EuiccPackageResult), and the indexes the counts of rsp_eim_store_stats read: (state,
+     * kind) covers the GROUP BY, the partial index holds only the rolled-back operations. */
+    "ALTER TABLE operations ADD COLUMN rolled_back INTEGER NOT NULL DEFAULT 0"
+    " CHECK (rolled_back IN (0, 1) AND (rolled_back = 0 OR result IS NOT NULL));"
+    "CREATE INDEX operations_state_kind ON operations (state, kind);"
+    "CREATE INDEX operations_rolled_back ON operations (id) WHERE rolled_back = 1;",
 };
 
 int rsp_eim_store_sqlite_schema_version(void) { return (int)COUNT(migrations); }
@@ -101,7 +109,7 @@ int rsp_eim_store_sqlite_schema_version(void) { return (int)COUNT(migrations); }
 #define OP_COLS                                                                                    \
   "id, eid, seq, kind, spec, state, not_before, expires_at, created, counter,"                     \
   " eim_transaction_id, package, sent_count, last_sent, checked_count, result, result_seq,"        \
-  " result_summary, done_at, error"
+  " result_summary, done_at, error, rolled_back"
 
 #define DEVICE_COLS                                                                                \
   "eid, eim_id, association_token, next_counter, euicc_cert, eum_cert, euicc_info2,"               \
@@ -149,6 +157,7 @@ enum query {
   Q_AUDIT_EID,
   Q_AUDIT_OP,
   Q_AUDIT_BOTH,
+  Q_STATS,
   Q__COUNT
 };
 
@@ -204,8 +213,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_OP_CHECKED] = "UPDATE operations SET checked_count = ?2 WHERE id = ?1 AND state = 'sent'"
                      " AND sent_count = ?2",
     [Q_OP_RESULT] = "UPDATE operations SET state = ?2, result = ?3, result_seq = ?4,"
-                    " result_summary = ?5, done_at = ?6, error = ?7 WHERE id = ?1"
-                    " AND state = 'sent'",
+                    " result_summary = ?5, done_at = ?6, error = ?7, rolled_back = ?8"
+                    " WHERE id = ?1 AND state = 'sent'",
     [Q_NOTIF_INSERT] = "INSERT OR IGNORE INTO notifications (eid, seq_number, kind, iccid, der,"
                        " received, forward_address) VALUES (?, ?, ?, ?, ?, ?, ?)",
     [Q_NOTIF_NEXT] = "SELECT " NOTIF_COLS " FROM notifications WHERE forwarded_at IS NULL"
@@ -221,6 +230,11 @@ static const char *const sql[Q__COUNT] = {
                    " ORDER BY id LIMIT ?2",
     [Q_AUDIT_BOTH] = "SELECT " AUDIT_COLS " FROM audit WHERE operation_id = ?4 AND eid = ?3"
                      " AND id > ?1 ORDER BY id LIMIT ?2",
+    /* One statement, so one snapshot: 0 the devices, 1 (kind, state) groups over the covering
+     * index operations_state_kind, 2 the rolled-back operations over their partial index. */
+    [Q_STATS] = "SELECT 0, NULL, NULL, count(*) FROM devices"
+                " UNION ALL SELECT 1, kind, state, count(*) FROM operations GROUP BY state, kind"
+                " UNION ALL SELECT 2, NULL, NULL, count(*) FROM operations WHERE rolled_back = 1",
 };
 
 struct sq_store {
@@ -713,6 +727,7 @@ static rsp_err_t op_read(sqlite3_stmt *st, struct rsp_eim_operation *op) {
   if (rc == RSP_OK) rc = col_buf(st, 15, &op->result);
   if (rc == RSP_OK) rc = col_strdup(st, 17, &op->result_summary);
   if (rc == RSP_OK) rc = col_strdup(st, 19, &op->error);
+  op->rolled_back = sqlite3_column_int64(st, 20) != 0;
   return rc;
 }
 
@@ -1129,7 +1144,7 @@ static bool same_result(const struct rsp_eim_operation *op, const struct rsp_eim
 }
 
 static rsp_err_t result_write(struct sq_store *s, const struct rsp_eim_operation *op,
-                              const struct rsp_eim_result *r, int64_t now) {
+                              const struct rsp_eim_result *r, bool rolled_back, int64_t now) {
   enum rsp_eim_op_event event =
       r->state == RSP_EIM_OP_DONE ? RSP_EIM_EV_RESULT_OK : RSP_EIM_EV_RESULT_ERROR;
   enum rsp_eim_op_state to;
@@ -1144,14 +1159,19 @@ static rsp_err_t result_write(struct sq_store *s, const struct rsp_eim_operation
   bind_text(st, 5, r->summary);
   sqlite3_bind_int64(st, 6, now);
   bind_text(st, 7, r->error);
+  sqlite3_bind_int(st, 8, rolled_back ? 1 : 0);
   rc = step_done(s, st);
   if (rc == RSP_OK && sqlite3_changes(s->db) != 1) rc = RSP_E_STATE;
-  if (rc == RSP_OK) rc = audit(s, now, op->eid, op->id, "result", result_detail(r, NULL), r->der);
+  if (rc == RSP_OK) {
+    json_t *d = result_detail(r, NULL);
+    if (d && rolled_back) json_object_set_new(d, "rolled_back", json_true());
+    rc = audit(s, now, op->eid, op->id, "result", d, r->der);
+  }
   return rc;
 }
 
-static rsp_err_t result_apply(struct sq_store *s, const struct rsp_eim_result *r, int64_t now,
-                              enum rsp_eim_record *outcome, int64_t *op_id) {
+static rsp_err_t result_apply(struct sq_store *s, const struct rsp_eim_result *r, bool rolled_back,
+                              int64_t now, enum rsp_eim_record *outcome, int64_t *op_id) {
   struct rsp_eim_operation op;
   const char *why = NULL;
   rsp_err_t rc;
@@ -1163,7 +1183,7 @@ static rsp_err_t result_apply(struct sq_store *s, const struct rsp_eim_result *r
   } else if (rc == RSP_OK && op.state == RSP_EIM_OP_SENT) {
     *outcome = RSP_EIM_RECORD_NEW;
     *op_id = op.id;
-    rc = result_write(s, &op, r, now);
+    rc = result_write(s, &op, r, rolled_back, now);
   } else if (rc == RSP_OK && op.result.len && same_result(&op, r)) {
     *outcome = RSP_EIM_RECORD_DUPLICATE; /* nothing to write: the first copy is committed */
     *op_id = op.id;
@@ -1180,11 +1200,12 @@ static rsp_err_t result_apply(struct sq_store *s, const struct rsp_eim_result *r
 }
 
 static rsp_err_t sq_record_result(struct rsp_eim_store *base, const struct rsp_eim_result *r,
-                                  int64_t now, enum rsp_eim_record *outcome, int64_t *op_id) {
+                                  bool rolled_back, int64_t now, enum rsp_eim_record *outcome,
+                                  int64_t *op_id) {
   struct sq_store *s = SQ(base);
   rsp_err_t rc = begin(s);
   if (rc != RSP_OK) return rc;
-  rc = end(s, result_apply(s, r, now, outcome, op_id));
+  rc = end(s, result_apply(s, r, rolled_back, now, outcome, op_id));
   if (rc != RSP_OK) {
     *outcome = 0;
     *op_id = 0;
@@ -1336,6 +1357,36 @@ static rsp_err_t sq_audit_add(struct rsp_eim_store *base, const char *eid, int64
   return end(s, audit(s, now, eid, op_id, event, j, der));
 }
 
+/* ---- counts ---------------------------------------------------------------------------------- */
+
+static rsp_err_t sq_stats(struct rsp_eim_store *base, struct rsp_eim_stats *out) {
+  struct sq_store *s = SQ(base);
+  sqlite3_stmt *st = stmt(s, Q_STATS);
+  char kind[32], state[32];
+  rsp_err_t rc;
+  if (!st) return RSP_E_IO;
+  while ((rc = step_row(s, st)) == RSP_OK) {
+    int64_t part = sqlite3_column_int64(st, 0), n = sqlite3_column_int64(st, 3);
+    if (part == 0) {
+      out->devices = n;
+    } else if (part == 2) {
+      out->rolled_back = n;
+    } else {
+      col_text(st, 1, kind, sizeof kind);
+      col_text(st, 2, state, sizeof state);
+      enum rsp_eim_op_kind k = rsp_eim_op_kind_parse(kind);
+      enum rsp_eim_op_state v = rsp_eim_op_state_parse(state);
+      if (!k || !v) { /* the CHECKs keep other names out: an unreadable file */
+        sqlite3_reset(st);
+        rsp_log(RSP_LOG_ERROR, RSP__EIM_COMP, "store: unknown kind or state %s/%s", kind, state);
+        return RSP_E_IO;
+      }
+      out->ops[k][v] = n;
+    }
+  }
+  return rc == RSP_E_NOT_FOUND ? RSP_OK : rc;
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static const struct rsp_eim_store_ops sqlite_ops = {
@@ -1363,4 +1414,5 @@ static const struct rsp_eim_store_ops sqlite_ops = {
     .notification_forwarded = sq_notification_forwarded,
     .audit_list = sq_audit_list,
     .audit_add = sq_audit_add,
+    .stats = sq_stats,
 };

@@ -1,11 +1,14 @@
 /* rsp-eimctl against the operator API over HTTPS on 127.0.0.1: a lib/net server in this process
  * checks the API key as rsp-eim does (Authorization: Bearer KEY or X-API-Key: KEY; 401 without
- * one, 403 with a wrong one; /v1/health open) and hands each request to rsp_eim_api_handle over
- * an in-memory store. The real rsp-eimctl binary runs every command, as tables and with --json,
- * with the key from the option, a file and the environment; then the failures: no key, a wrong
- * key, API errors (404, 409, 400), an unreachable server, a server from another CA, and usage
- * errors (exit 2). Arguments: the built rsp-pki and rsp-eimctl. The cases share one server and
- * store and build on each other (devices, then their operations), so they run in table order. */
+ * one, 403 with a wrong one; rsp_eim_api_key_required: only /v1/health open) and hands each
+ * request to rsp_eim_api_handle over an in-memory store. The real rsp-eimctl binary runs every
+ * command, as tables and with --json, with the key from the option, a file and the environment;
+ * stats (and stats --wait-idle, to idle and to its timeout), op add-many (one connection for
+ * a thousand lines, refused lines reported with their numbers), device list --profiles; then the
+ * failures: no key, a wrong key, API errors (404, 409, 400), an unreachable server, a server
+ * from another CA, and usage errors (exit 2). Arguments: the built rsp-pki and rsp-eimctl. The
+ * cases share one server and store and build on each other (devices, then their operations), so
+ * they run in table order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -67,11 +70,10 @@ static rsp_err_t handler(void *ctx, const struct rsp_net_request *req,
   struct rsp_eim_api_request ar = {req->method, req->path, req->body, req->body_len};
   char allow[64];
   int status = 500;
-  bool health =
-      strncmp(req->path, "/v1/health", 10) == 0 && (req->path[10] == '\0' || req->path[10] == '?');
+  bool open = !rsp_eim_api_key_required(req->path);
   const char *key = request_key(req);
-  if (!health && !key) return refuse(res, 401, "unauthorized", "an API key is required");
-  if (!health && strcmp(key, KEY) != 0) return refuse(res, 403, "forbidden", "wrong API key");
+  if (!open && !key) return refuse(res, 401, "unauthorized", "an API key is required");
+  if (!open && strcmp(key, KEY) != 0) return refuse(res, 403, "forbidden", "wrong API key");
   pthread_mutex_lock(&store_mu);
   rsp_err_t rc = rsp_eim_api_handle(&o, &ar, &res->body, &status);
   pthread_mutex_unlock(&store_mu);
@@ -511,6 +513,174 @@ static void audit(void) {
   EXPECT_RC(2, CTL("audit"));
 }
 
+/* stats: the counts as a table and as JSON; a key is needed. */
+static void stats(void) {
+  EXPECT_RC(0, CTL("stats"));
+  CHECK(out_has("devices:           3"));
+  CHECK(out_has("operations:        "));
+  CHECK(out_has("  cancelled        "));
+  CHECK(out_has("rolled back:       0"));
+  CHECK(out_has("esipa requests:    - (not counted by this server)"));
+  CHECK(out_has("psmo"));
+  EXPECT_RC(0, CTL("--json", "stats"));
+  json_t *j = out_json(), *ops = j ? json_object_get(j, "operations") : NULL;
+  CHECK(j && json_integer_value(json_object_get(j, "devices")) == 3);
+  /* op_commands: 9 queued for eids[0], 2 of them cancelled; bulk: 4 more */
+  CHECK(ops && json_integer_value(json_object_get(ops, "cancelled")) == 2);
+  CHECK(ops && json_integer_value(json_object_get(ops, "total")) == 13);
+  CHECK(ops && json_integer_value(json_object_get(ops, "queued")) == 11);
+  CHECK(j && json_is_object(json_object_get(json_object_get(j, "byKind"), "download")));
+  json_decref(j);
+  EXPECT_RC(1, CTL_KEY(NULL, "stats"));
+  CHECK(err_has("HTTP 401"));
+  EXPECT_RC(2, CTL("stats", "extra"));
+  EXPECT_RC(2, CTL("stats", "--profiles"));
+}
+
+static unsigned long server_connections(void) {
+  struct rsp_net_server_stats st;
+  rsp_net_server_stats(srv, &st);
+  return st.connections;
+}
+
+/* op add-many: a thousand lines over one connection with progress; then a file with refused
+ * lines (unknown device, invalid spec, not JSON, no spec, no EID): the good lines are queued,
+ * each refused one reported with its number and the API's error, exit 1. */
+static void add_many(void) {
+  static char text[1 << 17];
+  size_t k = 0;
+  for (int i = 0; i < 1000; i++)
+    k += (size_t)snprintf(text + k, sizeof text - k,
+                          "%s {\"kind\":\"psmo\",\"psmos\":[{\"getRAT\":{}}]}\n", eids[2 - i % 2]);
+  write_text(path_in("ops-1000.txt"), text);
+  unsigned long before = server_connections();
+  EXPECT_RC(0, CTL("op", "add-many", "--ops-file", path_in("ops-1000.txt")));
+  CHECK_EQ(server_connections() - before, 1);
+  CHECK(err_has("500 lines: 500 queued, 0 refused"));
+  CHECK(err_has("1000 lines: 1000 queued, 0 refused"));
+  CHECK(err_has("1000 operations queued, 0 lines refused (1000 requests over 1 connection)"));
+  size_t lines = 0;
+  for (const char *p = out_text; (p = strchr(p, '\n')); p++) lines++;
+  CHECK_EQ(lines, 1000);
+  CHECK(strncmp(out_text, eids[2], RSP_EID_DIGITS) == 0 && out_text[RSP_EID_DIGITS] == ' ');
+  /* refused lines */
+  snprintf(text, sizeof text,
+           "# a campaign\n"
+           "%s {\"kind\":\"psmo\",\"psmos\":[{\"listProfileInfo\":{}}]}\n"
+           "\n"
+           "89049032000000000000000000000099 {\"kind\":\"psmo\",\"psmos\":[{\"getRAT\":{}}]}\n"
+           "  %s\t{\"kind\":\"eco\",\"ecos\":[{\"listEim\":{}}]}  \n"
+           "%s {\"kind\":\"psmo\",\"psmos\":[{\"enable\":{\"iccid\":\"123\"}}]}\n"
+           "%s {not json\n"
+           "%s\n"
+           "bad {\"kind\":\"psmo\",\"psmos\":[{\"getRAT\":{}}]}\n"
+           "%s {\"kind\":\"euicc_data\",\"tags\":\"BF20\"}",
+           eids[1], eids[2], eids[1], eids[1], eids[1], eids[2]);
+  write_text(path_in("ops.txt"), text);
+  before = server_connections();
+  EXPECT_RC(1, CTL("op", "add-many", "--ops-file", path_in("ops.txt"), "--expires-at", "+1d"));
+  CHECK(server_connections() - before <= 1);
+  CHECK(out_has(eids[1]) && out_has(eids[2]));
+  lines = 0;
+  for (const char *p = out_text; (p = strchr(p, '\n')); p++) lines++;
+  CHECK_EQ(lines, 3);
+  CHECK(err_has("ops.txt:4: 89049032000000000000000000000099: HTTP 404 not_found"));
+  CHECK(err_has("ops.txt:6: "));
+  CHECK(err_has("HTTP 400 invalid_spec: spec: psmos[0].enable.iccid"));
+  CHECK(err_has("ops.txt:7: "));
+  CHECK(err_has("not JSON"));
+  CHECK(err_has("ops.txt:8: no spec after the EID"));
+  CHECK(err_has("ops.txt:9: not an EID"));
+  CHECK(err_has("3 operations queued, 5 lines refused"));
+  /* the queued ones carry the times */
+  long long id = atoll(strchr(out_text, ' ') + 1);
+  char ids[32];
+  snprintf(ids, sizeof ids, "%lld", id);
+  EXPECT_RC(0, CTL("--json", "op", "show", ids));
+  json_t *j = out_json();
+  CHECK(j && json_integer_value(json_object_get(j, "expiresAt")) > 0);
+  json_decref(j);
+  /* --json: one array of what was queued */
+  EXPECT_RC(1, CTL("--json", "op", "add-many", "--ops-file", path_in("ops.txt")));
+  json_error_t e;
+  j = json_loads(out_text, 0, &e);
+  CHECK(json_is_array(j) && json_array_size(j) == 3);
+  CHECK(json_integer_value(json_object_get(json_array_get(j, 0), "line")) == 2);
+  CHECK_STR(json_string_value(json_object_get(json_array_get(j, 2), "eid")), eids[2]);
+  CHECK(json_integer_value(json_object_get(json_array_get(j, 2), "id")) > id);
+  json_decref(j);
+  /* failures and usage */
+  write_text(path_in("ops-empty.txt"), "# nothing\n\n");
+  EXPECT_RC(1, CTL("op", "add-many", "--ops-file", path_in("ops-empty.txt")));
+  CHECK(err_has("no operation in the file"));
+  EXPECT_RC(1, CTL("op", "add-many", "--ops-file", path_in("ops-none.txt")));
+  EXPECT_RC(2, CTL("op", "add-many"));
+  EXPECT_RC(2, CTL("op", "add-many", "--ops-file", path_in("ops.txt"), "extra"));
+  EXPECT_RC(2, CTL("op", "add-many", "--ops-file", path_in("ops.txt"), "--not-before", "soon"));
+  EXPECT_RC(2, CTL("op", "add-many", "--ops-file", path_in("ops.txt"), "--spec-json", "{}"));
+  EXPECT_RC(1, CTL_KEY("not-the-key-at-all", "op", "add-many", "--ops-file", path_in("ops.txt")));
+  CHECK(err_has("HTTP 403"));
+}
+
+/* device list --profiles: every device's profiles, as rows and as JSON. */
+static void device_list_profiles(void) {
+  struct rsp_eim_profile p[2];
+  memset(p, 0, sizeof p);
+  snprintf(p[0].iccid, sizeof p[0].iccid, "%s", ICCID);
+  p[0].state = RSP_EIM_PROFILE_ENABLED;
+  snprintf(p[0].name, sizeof p[0].name, "Fleet profile");
+  p[0].profile_class = 2;
+  snprintf(p[1].iccid, sizeof p[1].iccid, "8944000000000000029");
+  p[1].state = RSP_EIM_PROFILE_DISABLED;
+  p[1].profile_class = -1;
+  pthread_mutex_lock(&store_mu);
+  CHECK_OK(rsp_eim_store_profiles_set(store, eids[1], p, 2, 1700000000));
+  pthread_mutex_unlock(&store_mu);
+  EXPECT_RC(0, CTL("device", "list", "--profiles"));
+  CHECK(out_has("    " ICCID "    enabled   operational   Fleet profile"));
+  CHECK(out_has("    8944000000000000029    disabled  -"));
+  EXPECT_RC(0, CTL("device", "list"));
+  CHECK(!strstr(out_text, "Fleet profile"));
+  EXPECT_RC(0, CTL("--json", "device", "list", "--all", "--profiles", "--limit", "1"));
+  json_t *j = out_json(), *d = j ? json_object_get(j, "devices") : NULL;
+  CHECK_EQ(json_array_size(d), 3);
+  CHECK_EQ(json_array_size(json_object_get(json_array_get(d, 0), "profiles")), 0);
+  CHECK_EQ(json_array_size(json_object_get(json_array_get(d, 1), "profiles")), 2);
+  CHECK_STR(json_string_value(json_object_get(
+                json_array_get(json_object_get(json_array_get(d, 1), "profiles"), 0), "name")),
+            "Fleet profile");
+  json_decref(j);
+  EXPECT_RC(2, CTL("device", "show", eids[1], "--profiles"));
+}
+
+/* Cancels every queued operation of the store after a while, as devices would finish theirs. */
+static void *finish_later(void *arg) {
+  usleep(1500 * 1000);
+  pthread_mutex_lock(&store_mu);
+  for (int64_t id = 1; id < 5000; id++) (void)rsp_eim_store_op_cancel(store, id, 1700000000);
+  pthread_mutex_unlock(&store_mu);
+  return arg;
+}
+
+/* stats --wait-idle: the timeout with operations still queued (exit 1), then idle reached while
+ * it polls (exit 0, the counts printed), progress on stderr. */
+static void wait_idle(void) {
+  pthread_t t;
+  EXPECT_RC(1, CTL("stats", "--wait-idle", "--timeout", "2"));
+  CHECK(err_has("done/failed/total"));
+  CHECK(err_has("timed out after 2 s"));
+  CHECK(err_has("queued or sent"));
+  CHECK(pthread_create(&t, NULL, finish_later, NULL) == 0);
+  EXPECT_RC(0, CTL("stats", "--wait-idle", "--timeout", "30"));
+  pthread_join(t, NULL);
+  CHECK(err_has(", 0 queued or sent"));
+  CHECK(out_has("  queued           0"));
+  EXPECT_RC(0, CTL("--json", "stats", "--wait-idle"));
+  json_t *j = out_json();
+  CHECK(j && json_integer_value(json_object_get(json_object_get(j, "operations"), "queued")) == 0);
+  json_decref(j);
+}
+
 /* Transport failures and usage errors. */
 static void failures(void) {
   char url[160];
@@ -535,8 +705,19 @@ static void failures(void) {
 
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {
-      T(health),      T(auth), T(device_add), T(device_list_show), T(add_initial_eim),
-      T(op_commands), T(bulk), T(audit),      T(failures),
+      T(health),
+      T(auth),
+      T(device_add),
+      T(device_list_show),
+      T(add_initial_eim),
+      T(op_commands),
+      T(bulk),
+      T(audit),
+      T(stats),
+      T(add_many),
+      T(device_list_profiles),
+      T(wait_idle),
+      T(failures),
   };
   char cmd[700];
   if (argc < 3) {

@@ -239,8 +239,23 @@ static void routing(void) {
   CHECK(!rsp_eim_api_allow("/v1/devices", allow, 4));
   CHECK(!rsp_eim_api_allow(NULL, allow, sizeof allow));
   const struct rsp_eim_api_route *r = rsp_eim_api_routes(&n);
-  CHECK_EQ(n, 11);
+  CHECK_EQ(n, 12);
   CHECK_STR(r[0].path, "/v1/health");
+  CHECK(r[0].open);
+  for (size_t i = 1; i < n; i++) CHECK(!r[i].open);
+  /* The key: every path but /v1/health's needs one, known or not (401/403 before 404). */
+  CHECK(!rsp_eim_api_key_required("/v1/health"));
+  CHECK(!rsp_eim_api_key_required("/v1/health?x=1"));
+  CHECK(rsp_eim_api_key_required("/v1/healthz"));
+  CHECK(rsp_eim_api_key_required("/v1/health/x"));
+  CHECK(rsp_eim_api_key_required("/v1/stats"));
+  CHECK(rsp_eim_api_key_required("/v1/stats?x"));
+  CHECK(rsp_eim_api_key_required("/v1/devices"));
+  CHECK(rsp_eim_api_key_required("/v1/devices/89049032000000000000000000000001/operations"));
+  CHECK(rsp_eim_api_key_required("/v1/operations/bulk"));
+  CHECK(rsp_eim_api_key_required("/nothing"));
+  CHECK(rsp_eim_api_key_required(""));
+  CHECK(rsp_eim_api_key_required(NULL));
   /* Bad arguments never reach a route. */
   struct rsp_buf b;
   int status = 0;
@@ -537,6 +552,51 @@ static void device_list(void) {
   EXPECT(400, "invalid_request", "GET",
          "/v1/devices?after=1111111111111111111111111111111111111111111111111111111111111111111",
          NULL);
+  teardown();
+}
+
+/* device list with profiles=true: each row carries the same profile objects as device show. */
+static void device_list_profiles(void) {
+  struct rsp_eim_profile prof[2];
+  char path[200];
+  json_t *shown;
+  setup();
+  reg(eids[0]);
+  reg(eids[1]);
+  memset(prof, 0, sizeof prof);
+  snprintf(prof[0].iccid, sizeof prof[0].iccid, ICCID1);
+  prof[0].state = RSP_EIM_PROFILE_ENABLED;
+  snprintf(prof[0].name, sizeof prof[0].name, "Operator A");
+  prof[0].profile_class = 2;
+  snprintf(prof[1].iccid, sizeof prof[1].iccid, ICCID2);
+  prof[1].state = RSP_EIM_PROFILE_DISABLED;
+  prof[1].profile_class = -1;
+  CHECK_OK(rsp_eim_store_profiles_set(st, eids[0], prof, 2, T0 + 5));
+  snprintf(path, sizeof path, "/v1/devices/%s", eids[0]);
+  EXPECT(200, NULL, "GET", path, NULL);
+  shown = json_incref(json_object_get(last, "profiles"));
+  EXPECT(200, NULL, "GET", "/v1/devices?profiles=true", NULL);
+  json_t *rows = json_object_get(last, "devices");
+  CHECK_EQ(json_array_size(rows), 2);
+  CHECK(json_equal(json_object_get(json_array_get(rows, 0), "profiles"), shown));
+  CHECK_EQ(json_array_size(json_object_get(json_array_get(rows, 0), "profiles")), 2);
+  CHECK(json_is_array(json_object_get(json_array_get(rows, 1), "profiles")));
+  CHECK_EQ(json_array_size(json_object_get(json_array_get(rows, 1), "profiles")), 0);
+  CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 0), "enabledIccid")), ICCID1);
+  json_decref(shown);
+  /* paged the same way */
+  EXPECT(200, NULL, "GET", "/v1/devices?limit=1&profiles=true", NULL);
+  CHECK_EQ(json_array_size(json_object_get(last, "devices")), 1);
+  CHECK_STR(str("next"), eids[0]);
+  /* without it (or with false) the rows stay small */
+  EXPECT(200, NULL, "GET", "/v1/devices", NULL);
+  CHECK(!json_object_get(json_array_get(json_object_get(last, "devices"), 0), "profiles"));
+  EXPECT(200, NULL, "GET", "/v1/devices?profiles=false", NULL);
+  CHECK(!json_object_get(json_array_get(json_object_get(last, "devices"), 0), "profiles"));
+  EXPECT(400, "invalid_request", "GET", "/v1/devices?profiles=yes", NULL);
+  CHECK(detail_has("profiles"));
+  EXPECT(400, "invalid_request", "GET", "/v1/devices?profiles=", NULL);
+  EXPECT(400, "invalid_request", "GET", "/v1/devices?profiles=true&profiles=true", NULL);
   teardown();
 }
 
@@ -942,6 +1002,162 @@ static void audit(void) {
   teardown();
 }
 
+/* ---- stats ----------------------------------------------------------------------------------- */
+
+/* Sends `eid`'s head (operation `id`, a PSMO) signed with `counter` as the ESipa side does (64
+ * zero bytes stand for the signatures: the store verifies none), then records its
+ * EuiccPackageResult: enable ok and, when `rolled`, the rollbackResult ok the card appends after
+ * ProfileRollback. */
+static void psmo_done(const char *eid, long long id, int64_t counter, bool rolled) {
+  static const uint8_t sig[64];
+  uint8_t eid_bcd[RSP_EID_LEN], iccid[RSP_ICCID_LEN];
+  struct rsp_buf pkg, res;
+  rsp_buf_init(&pkg, 4096);
+  rsp_buf_init(&res, 4096);
+  CHECK_OK(rsp_eid_from_string(eid, eid_bcd));
+  CHECK_OK(rsp_iccid_encode(ICCID1, iccid));
+  struct rsp_msg_psmo_enable en = {.iccid = rsp_msg_slice(iccid, sizeof iccid)};
+  struct rsp_msg_psmo psmo = {.which = RSP_MSG_PSMO_ENABLE, .u.enable = &en};
+  struct rsp_msg_euicc_package_psmo_list list = {.v = &psmo, .n = 1};
+  struct rsp_msg_euicc_package p = {.which = RSP_MSG_EUICC_PACKAGE_PSMO_LIST, .u.psmo_list = &list};
+  struct rsp_msg_euicc_package_signed ps = {.eim_id = rsp_msg_slice(EIM_ID, strlen(EIM_ID)),
+                                            .eid_value = rsp_msg_slice(eid_bcd, sizeof eid_bcd),
+                                            .counter_value = counter,
+                                            .euicc_package = &p};
+  struct rsp_msg_euicc_package_request req = {.euicc_package_signed = &ps,
+                                              .eim_signature = rsp_msg_slice(sig, sizeof sig)};
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_euicc_package_request, &req, &pkg, NULL));
+  CHECK_OK(rsp_eim_store_assign_counter_and_mark_sent(st, id, rsp_msg_slice(pkg.data, pkg.len),
+                                                      counter, rsp_msg_slice(NULL, 0), T0 + 20));
+  struct rsp_msg_euicc_result_data v[2];
+  memset(v, 0, sizeof v);
+  v[0].which = RSP_MSG_EUICC_RESULT_DATA_ENABLE_RESULT;
+  v[1].which = RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT;
+  struct rsp_msg_euicc_package_result_data_signed_euicc_result rl = {.v = v, .n = rolled ? 2 : 1};
+  struct rsp_msg_euicc_package_result_data_signed d = {
+      .eim_id = ps.eim_id, .counter_value = counter, .seq_number = counter, .euicc_result = &rl};
+  struct rsp_msg_euicc_package_result_signed sd = {.euicc_package_result_data_signed = &d,
+                                                   .euicc_sign_epr = rsp_msg_slice(sig, 64)};
+  struct rsp_msg_euicc_package_result r = {
+      .which = RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED,
+      .u.euicc_package_result_signed = &sd};
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_euicc_package_result, &r, &res, NULL));
+  struct rsp_eim_result rr = {0};
+  enum rsp_eim_record outcome = 0;
+  rr.eid = eid;
+  rr.counter = counter;
+  rr.seq_number = counter;
+  rr.der = rsp_msg_slice(res.data, res.len);
+  rr.summary = "{\"result\":\"ok\"}";
+  rr.state = RSP_EIM_OP_DONE;
+  CHECK_OK(rsp_eim_store_record_result(st, &rr, T0 + 30, &outcome, NULL));
+  CHECK_EQ(outcome, RSP_EIM_RECORD_NEW);
+  rsp_buf_free(&pkg);
+  rsp_buf_free(&res);
+}
+
+static void esipa_count(void *ctx, struct rsp_eim_api_esipa_count *out) {
+  out->requests = *(const uint64_t *)ctx;
+  out->since = T0 - 100;
+}
+
+static long long state_count(json_t *obj, const char *state) {
+  return json_integer_value(json_object_get(obj, state));
+}
+
+/* GET /v1/stats: devices, operations by state (with the total) and by kind, rolled back, and the
+ * server's ESipa count; the counts follow the operations through their states. It needs a key
+ * in rsp-eim (rsp_eim_api_key_required, checked in routing). */
+static void stats(void) {
+  static const char *const states[] = {"queued", "sent", "done", "failed", "expired", "cancelled"};
+  char a[RSP_EID_DIGITS + 1], b[RSP_EID_DIGITS + 1], path[200];
+  uint64_t requests = 42;
+  setup();
+  EXPECT(200, NULL, "GET", "/v1/stats", NULL);
+  CHECK_EQ(num("devices"), 0);
+  CHECK_EQ(num("rolledBack"), 0);
+  CHECK_EQ(num("time"), T0);
+  json_t *ops = json_object_get(last, "operations");
+  CHECK_EQ(json_object_size(ops), 7);
+  for (size_t i = 0; i < 6; i++) CHECK_EQ(state_count(ops, states[i]), 0);
+  CHECK_EQ(state_count(ops, "total"), 0);
+  CHECK_EQ(json_object_size(json_object_get(last, "byKind")), 4);
+  CHECK(json_is_null(json_object_get(last, "esipa")));
+  /* two devices; A: three PSMOs, B: a download that expires and a PSMO that is cancelled */
+  eid_of(20, a);
+  eid_of(21, b);
+  reg(a);
+  reg(b);
+  long long a1 = enq(a), a2 = enq(a);
+  enq(a);
+  snprintf(path, sizeof path, "/v1/devices/%s/operations", b);
+  EXPECT(201, NULL, "POST", path,
+         "{\"kind\":\"download\",\"activationCode\":\"1$smdp.example.com$X\","
+         "\"expiresAt\":1700000010}");
+  long long b1 = num("id"), b2 = enq(b);
+  EXPECT(200, NULL, "GET", "/v1/stats", NULL);
+  CHECK_EQ(num("devices"), 2);
+  CHECK_EQ(state_count(json_object_get(last, "operations"), "queued"), 5);
+  CHECK_EQ(state_count(json_object_get(last, "operations"), "total"), 5);
+  /* A: the first done and rolled back, the second done, the third queued */
+  psmo_done(a, a1, 1, true);
+  psmo_done(a, a2, 2, false);
+  /* B: the download expires at the head, the PSMO behind it is cancelled */
+  clock_now = T0 + 20;
+  struct rsp_eim_operation op;
+  rsp_eim_operation_init(&op);
+  CHECK_OK(rsp_eim_store_next_for_delivery(st, b, clock_now, &op, NULL));
+  CHECK_EQ(op.id, b2);
+  rsp_eim_operation_free(&op);
+  snprintf(path, sizeof path, "/v1/operations/%lld", b2);
+  EXPECT(200, NULL, "DELETE", path, NULL);
+  EXPECT(200, NULL, "GET", "/v1/stats", NULL);
+  CHECK_EQ(num("time"), T0 + 20);
+  ops = json_object_get(last, "operations");
+  CHECK_EQ(state_count(ops, "queued"), 1);
+  CHECK_EQ(state_count(ops, "sent"), 0);
+  CHECK_EQ(state_count(ops, "done"), 2);
+  CHECK_EQ(state_count(ops, "failed"), 0);
+  CHECK_EQ(state_count(ops, "expired"), 1);
+  CHECK_EQ(state_count(ops, "cancelled"), 1);
+  CHECK_EQ(state_count(ops, "total"), 5);
+  CHECK_EQ(num("rolledBack"), 1);
+  json_t *kinds = json_object_get(last, "byKind");
+  CHECK_EQ(state_count(json_object_get(kinds, "psmo"), "done"), 2);
+  CHECK_EQ(state_count(json_object_get(kinds, "psmo"), "queued"), 1);
+  CHECK_EQ(state_count(json_object_get(kinds, "psmo"), "cancelled"), 1);
+  CHECK_EQ(state_count(json_object_get(kinds, "download"), "expired"), 1);
+  CHECK_EQ(state_count(json_object_get(kinds, "eco"), "queued"), 0);
+  CHECK_EQ(json_object_size(json_object_get(kinds, "euicc_data")), 6);
+  /* the operation shows its rollback */
+  snprintf(path, sizeof path, "/v1/operations/%lld", a1);
+  EXPECT(200, NULL, "GET", path, NULL);
+  CHECK(json_is_true(json_object_get(last, "rolledBack")));
+  snprintf(path, sizeof path, "/v1/operations/%lld", a2);
+  EXPECT(200, NULL, "GET", path, NULL);
+  CHECK(json_is_false(json_object_get(last, "rolledBack")));
+  snprintf(path, sizeof path, "/v1/devices/%s/operations", a);
+  EXPECT(200, NULL, "GET", path, NULL);
+  CHECK(json_is_true(
+      json_object_get(json_array_get(json_object_get(last, "operations"), 0), "rolledBack")));
+  snprintf(path, sizeof path, "/v1/operations/%lld", b1);
+  EXPECT(200, NULL, "GET", path, NULL);
+  CHECK_STR(str("state"), "expired");
+  /* the running server's ESipa count, when it gives one */
+  opts.esipa_count = esipa_count;
+  opts.esipa_count_ctx = &requests;
+  EXPECT(200, NULL, "GET", "/v1/stats", NULL);
+  CHECK_EQ(json_integer_value(json_object_get(json_object_get(last, "esipa"), "requests")), 42);
+  CHECK_EQ(json_integer_value(json_object_get(json_object_get(last, "esipa"), "since")), T0 - 100);
+  requests = 43;
+  EXPECT(200, NULL, "GET", "/v1/stats", NULL);
+  CHECK_EQ(json_integer_value(json_object_get(json_object_get(last, "esipa"), "requests")), 43);
+  EXPECT(400, "invalid_request", "GET", "/v1/stats?kind=psmo", NULL);
+  EXPECT(405, "method_not_allowed", "POST", "/v1/stats", "{}");
+  EXPECT(405, "method_not_allowed", "DELETE", "/v1/stats", NULL);
+  teardown();
+}
+
 /* ---- failures -------------------------------------------------------------------------------- */
 
 /* An answer over the response cap: RSP_E_BUF_CAP, status 500, nothing half-written. */
@@ -975,6 +1191,8 @@ static void alloc_failures(void) {
       {"POST", "/v1/devices/89049032999900000000000000000001/operations",
        "{\"kind\":\"psmo\",\"psmos\":[{\"getRAT\":{}}]}"},
       {"GET", "/v1/devices", NULL},
+      {"GET", "/v1/devices?profiles=true", NULL},
+      {"GET", "/v1/stats", NULL},
   };
   char eid[RSP_EID_DIGITS + 1];
   setup();
@@ -1030,9 +1248,22 @@ static int probe(void) {
 
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {
-      T(health),      T(routing),     T(register_default), T(register_full),  T(register_errors),
-      T(device_list), T(device_view), T(op_add),           T(op_lifecycle),   T(bulk),
-      T(bulk_limits), T(audit),       T(response_cap),     T(alloc_failures),
+      T(health),
+      T(routing),
+      T(register_default),
+      T(register_full),
+      T(register_errors),
+      T(device_list),
+      T(device_list_profiles),
+      T(device_view),
+      T(op_add),
+      T(op_lifecycle),
+      T(bulk),
+      T(bulk_limits),
+      T(audit),
+      T(stats),
+      T(response_cap),
+      T(alloc_failures),
   };
   char cmd[700];
   int rc;

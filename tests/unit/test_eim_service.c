@@ -53,7 +53,10 @@ struct world {
   int lose_provide_answer;     /* the eIM's answer to it never reaches the IPA */
   int lose_package_answer;     /* a GetEimPackage answer carrying a BF51 package is lost */
   int corrupt_signature;       /* a byte of euiccSignEPR is flipped on the way */
+  int lose_notification;       /* HandleNotification (a PIR) never reaches the eIM */
+  int corrupt_notification;    /* its last byte (of euiccSignPIR) is flipped on the way */
   struct rsp_buf last_provide; /* the last ProvideEimPackageResult that reached the eIM */
+  struct rsp_buf last_notify;  /* the last HandleNotification that reached the eIM */
   int last_status;
 };
 
@@ -96,6 +99,19 @@ static rsp_err_t port_exchange(void *ctx, const uint8_t *req, size_t len, struct
     }
     rsp_buf_reset(&w->last_provide);
     rsp_buf_append(&w->last_provide, copy, len);
+  }
+  if (tag == RSP_TAG_HANDLE_NOTIFICATION_ESIPA && w->lose_notification > 0) {
+    w->lose_notification--;
+    rsp_free(copy);
+    return RSP_E_NET;
+  }
+  if (tag == RSP_TAG_HANDLE_NOTIFICATION_ESIPA && w->corrupt_notification > 0 && len > 0) {
+    w->corrupt_notification--;
+    copy[len - 1] ^= 0x01;
+  }
+  if (tag == RSP_TAG_HANDLE_NOTIFICATION_ESIPA) {
+    rsp_buf_reset(&w->last_notify);
+    rsp_buf_append(&w->last_notify, copy, len);
   }
   rc = rsp_eim_service_esipa(w->svc, copy, len, resp, &w->last_status);
   rsp_free(copy);
@@ -191,6 +207,7 @@ static void world_open(struct world *w, bool with_certs) {
   make_pki();
   w->now = (int64_t)time(NULL);
   rsp_buf_init(&w->last_provide, 1 << 20);
+  rsp_buf_init(&w->last_notify, 1 << 16);
   struct rsp_euicc_options co = {.pki_dir = pki_dir, .eid = eid};
   CHECK_OK(rsp_euicc_open(&co, &w->card));
   CHECK_OK(rsp_test_eim_load(&w->eim, pki_dir));
@@ -234,6 +251,7 @@ static void world_close(struct world *w) {
   rsp_test_eim_free(&w->eim);
   rsp_euicc_destroy(w->card);
   rsp_buf_free(&w->last_provide);
+  rsp_buf_free(&w->last_notify);
 }
 
 static int64_t enqueue_at(struct world *w, const char *spec, int64_t not_before, int64_t expires) {
@@ -890,40 +908,80 @@ static rsp_err_t smdp_call(void *ctx, const char *address, const char *path,
 
 static const struct rsp_eim_es9_ops smdp_ops = {smdp_call};
 
-/* A download ordered at the SM-DP+, triggered by the eIM, relayed by the service: installed, the
- * PIR forwarded, the trigger's result recorded with the ICCID, the profile in the view. */
-static void indirect_download_case(bool minimize) {
+/* An SM-DP+ world (PKI, card, SM-DP+ service) whose card and PKI this file's world uses while it
+ * is open, and the relay to it. */
+struct dl_world {
   struct rsp_test_smdp_world sw;
-  struct rsp_eim_relay *relay = NULL;
+  struct rsp_eim_relay *relay;
   char saved_pki[sizeof pki_dir], saved_eid[sizeof eid], saved_ci[sizeof ci_dir];
-  char mid[64], spec[256];
-  memset(&sw, 0, sizeof sw);
-  if (!rsp_test_smdp_world_open(&sw, pki_bin, "eim_service_dl", "nist", SMDP_ADDRESS)) {
+};
+
+static bool dl_world_open(struct dl_world *d, struct world *w) {
+  memset(d, 0, sizeof *d);
+  if (!rsp_test_smdp_world_open(&d->sw, pki_bin, "eim_service_dl", "nist", SMDP_ADDRESS)) {
     rsp_test_fail(__FILE__, __LINE__, "cannot set up the SM-DP+ world");
-    return;
+    return false;
   }
   /* this case's card and PKI are the SM-DP+ world's */
-  memcpy(saved_pki, pki_dir, sizeof pki_dir);
-  memcpy(saved_eid, eid, sizeof eid);
-  memcpy(saved_ci, ci_dir, sizeof ci_dir);
-  snprintf(pki_dir, sizeof pki_dir, "%s", sw.dir);
-  snprintf(eid, sizeof eid, "%s", sw.eid);
-  snprintf(ci_dir, sizeof ci_dir, "%s/ci", sw.dir);
-  struct rsp_eim_relay_options ro = {.es9 = &smdp_ops, .es9_ctx = &sw};
-  CHECK_OK(rsp_eim_relay_new(&ro, &relay));
-  world_relay = relay;
-  struct world w;
-  world_open(&w, true);
-  w.ipa.minimize_esipa_bytes = minimize; /* no ES9+ port: the download is indirect */
-  rsp_test_smdp_order(&sw, "8944000000000000151", NULL, mid, sizeof mid);
-  /* the eIM keeps what the compact forms leave out: EUICCInfo2 first */
-  int64_t data = enqueue(&w, "{\"kind\":\"euicc_data\",\"tags\":\"BF20BF22\"}");
+  memcpy(d->saved_pki, pki_dir, sizeof pki_dir);
+  memcpy(d->saved_eid, eid, sizeof eid);
+  memcpy(d->saved_ci, ci_dir, sizeof ci_dir);
+  snprintf(pki_dir, sizeof pki_dir, "%s", d->sw.dir);
+  snprintf(eid, sizeof eid, "%s", d->sw.eid);
+  snprintf(ci_dir, sizeof ci_dir, "%s/ci", d->sw.dir);
+  struct rsp_eim_relay_options ro = {.es9 = &smdp_ops, .es9_ctx = &d->sw};
+  CHECK_OK(rsp_eim_relay_new(&ro, &d->relay));
+  world_relay = d->relay;
+  world_open(w, true);
+  return true;
+}
+
+static void dl_world_close(struct dl_world *d, struct world *w) {
+  world_close(w);
+  world_relay = NULL;
+  rsp_eim_relay_destroy(d->relay);
+  rsp_test_smdp_world_close(&d->sw);
+  memcpy(pki_dir, d->saved_pki, sizeof pki_dir);
+  memcpy(eid, d->saved_eid, sizeof eid);
+  memcpy(ci_dir, d->saved_ci, sizeof ci_dir);
+}
+
+/* Orders `iccid` at the SM-DP+ and queues its download (EUICCInfo2 first: the eIM keeps what the
+ * compact forms leave out); the download operation's id. */
+static int64_t order_download(struct dl_world *d, struct world *w, const char *iccid) {
+  char mid[64], spec[256];
+  rsp_test_smdp_order(&d->sw, iccid, NULL, mid, sizeof mid);
+  enqueue(w, "{\"kind\":\"euicc_data\",\"tags\":\"BF20BF22\"}");
   snprintf(spec, sizeof spec, "{\"kind\":\"download\",\"activationCode\":\"1$%s$%s\"}",
            SMDP_ADDRESS, mid);
-  int64_t dl = enqueue(&w, spec);
+  return enqueue(w, spec);
+}
+
+/* The view's profile of `iccid` into *out; false when the view has none. */
+static bool view_profile(struct world *w, const char *iccid, struct rsp_eim_profile *out) {
+  struct rsp_eim_profile prof[8];
+  size_t n = 0;
+  CHECK_OK(rsp_eim_store_profiles_list(w->store, eid, prof, 8, &n));
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(prof[i].iccid, iccid) == 0) {
+      *out = prof[i];
+      return true;
+    }
+  return false;
+}
+
+/* A download ordered at the SM-DP+, triggered by the eIM, relayed by the service: installed, the
+ * PIR forwarded, the trigger's result recorded with the ICCID, the profile in the view (disabled,
+ * named as the download's metadata named it). */
+static void indirect_download_case(bool minimize) {
+  struct dl_world d;
+  struct world w;
+  if (!dl_world_open(&d, &w)) return;
+  w.ipa.minimize_esipa_bytes = minimize; /* no ES9+ port: the download is indirect */
+  int64_t dl = order_download(&d, &w, "8944000000000000151");
   CHECK_OK(rsp_ipa_poll(&w.ipa));
   CHECK_EQ(w.ipa.stats.indirect_downloads, 1);
-  CHECK_OP(&w, data, RSP_EIM_OP_DONE, NULL);
+  CHECK_OP(&w, dl - 1, RSP_EIM_OP_DONE, NULL);
   CHECK_OP(&w, dl, RSP_EIM_OP_DONE, NULL);
   struct rsp_eim_operation op;
   op_get(&w, dl, &op);
@@ -931,18 +989,32 @@ static void indirect_download_case(bool minimize) {
         strstr(op.result_summary, "{\"result\":\"ok\",\"iccid\":\"8944000000000000151\""));
   rsp_eim_operation_free(&op);
   struct rsp_smdp_order_info oi;
-  CHECK_OK(rsp_smdp_service_order_get(sw.svc, "8944000000000000151", &oi));
+  CHECK_OK(rsp_smdp_service_order_get(d.sw.svc, "8944000000000000151", &oi));
   CHECK_EQ(oi.state, RSP_SMDP_ORDER_INSTALLED);
-  CHECK_EQ(rsp_eim_relay_stats(relay)->installed, 1);
+  CHECK_EQ(rsp_eim_relay_stats(d.relay)->installed, 1);
   /* authenticateClient and prepareDownload came compact (the PIR too, unless the new profile's
    * ISD-P AID is outside the compact rule: this card holds two profiles already) */
-  CHECK(minimize ? rsp_eim_relay_stats(relay)->expanded >= 2
-                 : rsp_eim_relay_stats(relay)->expanded == 0);
-  CHECK_EQ(rsp_eim_relay_session_count(relay), 0);
-  struct rsp_eim_profile prof[4];
+  CHECK(minimize ? rsp_eim_relay_stats(d.relay)->expanded >= 2
+                 : rsp_eim_relay_stats(d.relay)->expanded == 0);
+  CHECK_EQ(rsp_eim_relay_session_count(d.relay), 0);
+  struct rsp_eim_profile prof[4], p;
   size_t n = 0;
   CHECK_OK(rsp_eim_store_profiles_list(w.store, eid, prof, 4, &n));
   CHECK(n == 1 && strcmp(prof[0].iccid, "8944000000000000151") == 0);
+  CHECK_EQ(prof[0].state, RSP_EIM_PROFILE_DISABLED);
+  CHECK(prof[0].name[0] != '\0');
+  struct rsp_eim_device dev;
+  device(&w, &dev);
+  CHECK_STR(dev.enabled_iccid, "");
+  rsp_eim_device_free(&dev);
+  /* the name is the card's: a listProfileInfo of that ICCID (merged, not replacing) agrees */
+  int64_t l = enqueue(&w, "{\"kind\":\"psmo\",\"psmos\":[{\"listProfileInfo\":{\"iccid\":"
+                          "\"8944000000000000151\"}}]}");
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_OP(&w, l, RSP_EIM_OP_DONE, NULL);
+  CHECK(view_profile(&w, "8944000000000000151", &p));
+  CHECK_STR(p.name, prof[0].name);
+  CHECK_EQ(p.profile_class, RSP_MSG_PROFILE_CLASS_OPERATIONAL);
   struct rsp_eim_service_stats st;
   rsp_eim_service_stats(w.svc, &st);
   CHECK_EQ(st.relayed, 4); /* initiate, authenticate, getBoundProfilePackage, the PIR */
@@ -957,14 +1029,142 @@ static void indirect_download_case(bool minimize) {
   CHECK_EQ(status, 200);
   CHECK(resp.len && strstr((char *)resp.data, "\"Failed\""));
   rsp_buf_free(&resp);
-  world_close(&w);
-  world_relay = NULL;
-  rsp_eim_relay_destroy(relay);
-  rsp_test_smdp_world_close(&sw);
-  memcpy(pki_dir, saved_pki, sizeof pki_dir);
-  memcpy(eid, saved_eid, sizeof eid);
-  memcpy(ci_dir, saved_ci, sizeof ci_dir);
+  dl_world_close(&d, &w);
 }
+
+/* The PIR as a notification: its HandleNotification is lost on the way, so the card keeps it
+ * and the next poll hands it over again (it names no EID: the download's transactionId does).
+ * The view was emptied in between, so only the notification can bring the profile back: it does,
+ * named, when euiccSignPIR verifies; a PIR whose signature was tampered with changes nothing and
+ * is audited as pir_refused. */
+static void pir_notification_case(bool corrupt) {
+  struct dl_world d;
+  struct world w;
+  struct rsp_eim_profile p;
+  if (!dl_world_open(&d, &w)) return;
+  int64_t dl = order_download(&d, &w, "8944000000000000169");
+  w.lose_notification = 1;
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_OP(&w, dl, RSP_EIM_OP_DONE, NULL); /* the trigger's result came without the PIR's copy */
+  CHECK(view_profile(&w, "8944000000000000169", &p));
+  char name[RSP_EIM_PROFILE_NAME_MAX + 1];
+  snprintf(name, sizeof name, "%s", p.name);
+  CHECK_OK(rsp_eim_store_profiles_set(w.store, eid, NULL, 0, w.now));
+  CHECK(card_pending(&w) >= 1);
+  w.corrupt_notification = corrupt ? 1 : 0;
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK(w.ipa.stats.notifications >= 1);
+  CHECK_EQ(card_pending(&w), 0);
+  bool back = view_profile(&w, "8944000000000000169", &p);
+  CHECK(back == !corrupt);
+  if (back) {
+    CHECK_EQ(p.state, RSP_EIM_PROFILE_DISABLED);
+    CHECK_STR(p.name, name);
+  }
+  CHECK_EQ(audit_count(&w, 0, "pir_refused"), corrupt ? 1 : 0);
+  CHECK_EQ(audit_count(&w, 0, "notification"), 1);
+  /* the same PIR again changes nothing: a copy is recorded once and adds nothing (the profile
+   * may have been deleted since) */
+  struct rsp_buf resp;
+  int status = 0;
+  rsp_buf_init(&resp, 1 << 16);
+  CHECK_OK(rsp_eim_store_profiles_set(w.store, eid, NULL, 0, w.now));
+  CHECK_OK(rsp_eim_service_esipa(w.svc, w.last_notify.data, w.last_notify.len, &resp, &status));
+  CHECK_EQ(status, 204);
+  CHECK(!view_profile(&w, "8944000000000000169", &p));
+  CHECK_EQ(audit_count(&w, 0, "notification"), 1);
+  rsp_buf_free(&resp);
+  dl_world_close(&d, &w);
+}
+
+/* A device without network on the current profile, for the IPA's rollback watchdog. */
+struct fake_platform {
+  int64_t now_ms;
+  bool attached;
+};
+
+static bool pf_attached(void *ctx) { return ((struct fake_platform *)ctx)->attached; }
+static int64_t pf_now(void *ctx) { return ((struct fake_platform *)ctx)->now_ms; }
+static void pf_wait(void *ctx, int ms) { ((struct fake_platform *)ctx)->now_ms += ms; }
+static const struct rsp_ipa_platform_ops fake_platform_ops = {pf_attached, pf_now, pf_wait};
+
+static void check_view(struct world *w, const char *enabled, const char *disabled) {
+  struct rsp_eim_profile p;
+  struct rsp_eim_device d;
+  CHECK(view_profile(w, enabled, &p) && p.state == RSP_EIM_PROFILE_ENABLED);
+  if (disabled) CHECK(view_profile(w, disabled, &p) && p.state == RSP_EIM_PROFILE_DISABLED);
+  device(w, &d);
+  CHECK_STR(d.enabled_iccid, enabled);
+  rsp_eim_device_free(&d);
+}
+
+/* The view follows PSMO results, including the IPA's rollback (ProfileRollback, SGP.32 notes
+ * 3.9): an executed enable of an ICCID the view does not know adds it; an enable with rollback
+ * whose new profile finds no network is undone by the IPA, the card appends rollbackResult ok to
+ * the signed result, and the view has the previous profile enabled again and the new one
+ * disabled; the operation is done and marked rolled back (counted by the store); a delete that
+ * the card executed removes the profile. */
+static void rollback_view(void) {
+  struct world w;
+  struct fake_platform pf = {0, true};
+  struct rsp_eim_operation op;
+  struct rsp_eim_profile p;
+  struct rsp_eim_stats st;
+  world_open(&w, true);
+  w.ipa.platform = &fake_platform_ops;
+  w.ipa.platform_ctx = &pf;
+  w.ipa.rollback_timeout_ms = 5000;
+  int64_t en1 =
+      enqueue(&w, "{\"kind\":\"psmo\",\"psmos\":[{\"enable\":{\"iccid\":\"" ICCID_1 "\"}}]}");
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_OP(&w, en1, RSP_EIM_OP_DONE, NULL);
+  check_view(&w, ICCID_1, NULL);
+  pf.attached = false; /* the next profile has no network */
+  int64_t en2 = enqueue(&w, "{\"kind\":\"psmo\",\"psmos\":[{\"enable\":{\"iccid\":\"" ICCID_2
+                            "\",\"rollback\":true}}]}");
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_EQ(w.ipa.stats.rollbacks, 1);
+  op_get(&w, en2, &op);
+  CHECK_EQ(op.state, RSP_EIM_OP_DONE);
+  CHECK(op.rolled_back);
+  CHECK(op.result_summary &&
+        strstr(op.result_summary, "\"operations\":[{\"enable\":\"ok\"},{\"rollback\":\"ok\"}]"));
+  rsp_eim_operation_free(&op);
+  op_get(&w, en1, &op);
+  CHECK(!op.rolled_back);
+  rsp_eim_operation_free(&op);
+  check_view(&w, ICCID_1, ICCID_2);
+  CHECK_OK(rsp_eim_store_stats(w.store, &st));
+  CHECK_EQ(st.rolled_back, 1);
+  CHECK_EQ(st.by_state[RSP_EIM_OP_DONE], 2);
+  CHECK_EQ(st.ops[RSP_EIM_OP_PSMO][RSP_EIM_OP_DONE], 2);
+  /* the trail says so too */
+  struct rsp_eim_audit_list l;
+  struct rsp_eim_audit_query q = {.eid = eid, .operation_id = en2, .limit = RSP_EIM_PAGE_MAX};
+  CHECK_OK(rsp_eim_store_audit_list(w.store, &q, &l));
+  bool marked = false;
+  for (size_t i = 0; i < l.n; i++)
+    marked |= !strcmp(l.v[i].event, "result") && strstr(l.v[i].detail, "\"rolled_back\":true");
+  CHECK(marked);
+  rsp_eim_audit_list_free(&l);
+  /* the card agrees (a listProfileInfo replaces the view with its own) */
+  pf.attached = true;
+  enqueue(&w, "{\"kind\":\"psmo\",\"psmos\":[{\"listProfileInfo\":{}}]}");
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  check_view(&w, ICCID_1, ICCID_2);
+  /* delete: gone from the view */
+  int64_t del =
+      enqueue(&w, "{\"kind\":\"psmo\",\"psmos\":[{\"delete\":{\"iccid\":\"" ICCID_2 "\"}}]}");
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_OP(&w, del, RSP_EIM_OP_DONE, NULL);
+  CHECK(!view_profile(&w, ICCID_2, &p));
+  check_view(&w, ICCID_1, NULL);
+  CHECK_EQ(card_pending(&w), 0);
+  world_close(&w);
+}
+
+static void pir_notification(void) { pir_notification_case(false); }
+static void pir_notification_forged(void) { pir_notification_case(true); }
 
 static void indirect_download(void) { indirect_download_case(false); }
 static void indirect_download_minimized(void) { indirect_download_case(true); }
@@ -1016,6 +1216,9 @@ int main(int argc, char **argv) {
       T(json_binding),
       T(indirect_download),
       T(indirect_download_minimized),
+      T(pir_notification),
+      T(pir_notification_forged),
+      T(rollback_view),
       T(arguments),
   };
   if (argc < 2) {

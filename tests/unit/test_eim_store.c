@@ -1429,6 +1429,178 @@ static void two_processes(void) {
   cleanup();
 }
 
+/* ---- counts and the rollback marker ---------------------------------------------------------- */
+
+/* A signed EuiccPackageResult (BF51) for `counter`: enable ok and, when `rolled`, rollbackResult
+ * ok appended as the card does after ProfileRollback. 64 zero bytes stand for euiccSignEPR (the
+ * store does not verify signatures). */
+static void epr(int64_t counter, int64_t seq, bool rolled, struct rsp_buf *out) {
+  static const uint8_t sig[64];
+  struct rsp_msg_euicc_result_data v[2];
+  memset(v, 0, sizeof v);
+  v[0].which = RSP_MSG_EUICC_RESULT_DATA_ENABLE_RESULT;
+  v[1].which = RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT;
+  struct rsp_msg_euicc_package_result_data_signed_euicc_result list = {.v = v, .n = rolled ? 2 : 1};
+  struct rsp_msg_euicc_package_result_data_signed d = {.eim_id =
+                                                           rsp_msg_slice(EIM_ID, strlen(EIM_ID)),
+                                                       .counter_value = counter,
+                                                       .seq_number = seq,
+                                                       .euicc_result = &list};
+  struct rsp_msg_euicc_package_result_signed sd = {.euicc_package_result_data_signed = &d,
+                                                   .euicc_sign_epr = rsp_msg_slice(sig, 64)};
+  struct rsp_msg_euicc_package_result r = {
+      .which = RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED,
+      .u.euicc_package_result_signed = &sd};
+  rsp_buf_reset(out);
+  if (rsp_msg_encode(&rsp_msgt_euicc_package_result, &r, out, NULL) != RSP_OK) abort();
+}
+
+/* Sends the device's head (a PSMO) and records `der` as its result; the operation's id. */
+static int64_t send_and_record(struct rsp_eim_store *s, const char *eid, int64_t seq, bool rolled,
+                               enum rsp_eim_record *outcome) {
+  struct rsp_eim_operation op;
+  struct rsp_buf der;
+  int64_t counter = 0, id = 0;
+  rsp_eim_operation_init(&op);
+  rsp_buf_init(&der, 4096);
+  CHECK_OK(rsp_eim_store_next_for_delivery(s, eid, T0, &op, NULL));
+  CHECK_OK(send_head(s, &op, NULL, 0, T0, &counter));
+  epr(counter, seq, rolled, &der);
+  struct rsp_eim_result r = {eid,  {NULL, 0},       counter, seq, rsp_msg_slice(der.data, der.len),
+                             NULL, RSP_EIM_OP_DONE, NULL};
+  CHECK_OK(rsp_eim_store_record_result(s, &r, T0 + 1, outcome, &id));
+  /* the same again: a duplicate, which marks nothing twice */
+  enum rsp_eim_record again;
+  CHECK_OK(rsp_eim_store_record_result(s, &r, T0 + 2, &again, NULL));
+  CHECK_EQ(again, RSP_EIM_RECORD_DUPLICATE);
+  rsp_buf_free(&der);
+  rsp_eim_operation_free(&op);
+  return id;
+}
+
+/* Every text of a query's rows, joined (EXPLAIN QUERY PLAN). */
+static void sql_text(const char *path, const char *q, char *out, size_t size) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  size_t k = 0;
+  out[0] = '\0';
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK)
+    while (sqlite3_step(st) == SQLITE_ROW && k + 1 < size) {
+      const unsigned char *t = sqlite3_column_text(st, sqlite3_column_count(st) - 1);
+      int w = snprintf(out + k, size - k, "%s\n", t ? (const char *)t : "");
+      if (w > 0) k += (size_t)w < size - k ? (size_t)w : size - k - 1;
+    }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+static void check_counts(struct rsp_eim_store *s, int64_t rolled) {
+  struct rsp_eim_stats st;
+  CHECK_OK(rsp_eim_store_stats(s, &st));
+  CHECK_EQ(st.devices, 2);
+  CHECK_EQ(st.ops[RSP_EIM_OP_PSMO][RSP_EIM_OP_DONE], 2);
+  CHECK_EQ(st.ops[RSP_EIM_OP_PSMO][RSP_EIM_OP_SENT], 1);
+  CHECK_EQ(st.ops[RSP_EIM_OP_PSMO][RSP_EIM_OP_CANCELLED], 1);
+  CHECK_EQ(st.ops[RSP_EIM_OP_EUICC_DATA][RSP_EIM_OP_QUEUED], 1);
+  CHECK_EQ(st.ops[RSP_EIM_OP_DOWNLOAD][RSP_EIM_OP_EXPIRED], 1);
+  CHECK_EQ(st.ops[RSP_EIM_OP_ECO][RSP_EIM_OP_QUEUED], 0);
+  CHECK_EQ(st.by_state[RSP_EIM_OP_QUEUED], 1);
+  CHECK_EQ(st.by_state[RSP_EIM_OP_SENT], 1);
+  CHECK_EQ(st.by_state[RSP_EIM_OP_DONE], 2);
+  CHECK_EQ(st.by_state[RSP_EIM_OP_FAILED], 0);
+  CHECK_EQ(st.by_state[RSP_EIM_OP_EXPIRED], 1);
+  CHECK_EQ(st.by_state[RSP_EIM_OP_CANCELLED], 1);
+  CHECK_EQ(st.total, 6);
+  CHECK_EQ(st.rolled_back, rolled);
+}
+
+/* rsp_eim_store_stats over every kind and state; the rollback marker read from the result's own
+ * bytes when it is recorded (never twice for a duplicate), kept across reopen; the counts from
+ * indexes; and the migration of a version 1 file (no marker column) to version 2. */
+static void stats_and_rollback(void) {
+  const char *tmp = db_path("eim-stats");
+  char path[600], eid1[RSP_EID_DIGITS + 1], eid2[RSP_EID_DIGITS + 1], plan[2048];
+  struct rsp_eim_store *s;
+  struct rsp_eim_stats st;
+  struct rsp_eim_operation op;
+  enum rsp_eim_record outcome;
+  int64_t id = 0, gone = 0, cancel = 0;
+  snprintf(path, sizeof path, "%s", tmp);
+  s = open_store(path);
+  CHECK_ERR(rsp_eim_store_stats(NULL, &st), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_stats(s, NULL), RSP_E_INVALID_ARG);
+  CHECK_OK(rsp_eim_store_stats(s, &st));
+  CHECK(st.devices == 0 && st.total == 0 && st.rolled_back == 0);
+  eid_of(61, eid1);
+  eid_of(62, eid2);
+  CHECK_OK(reg(s, eid1, 1));
+  CHECK_OK(reg(s, eid2, 1));
+  for (int i = 0; i < 3; i++) CHECK_OK(enq(s, eid1, RSP_EIM_OP_PSMO, 0, 0, T0, &id));
+  CHECK_OK(enq(s, eid2, RSP_EIM_OP_DOWNLOAD, 0, T0 + 10, T0, &gone));
+  CHECK_OK(enq(s, eid2, RSP_EIM_OP_PSMO, 0, 0, T0, &cancel));
+  CHECK_OK(enq(s, eid2, RSP_EIM_OP_EUICC_DATA, 0, 0, T0, &id));
+  /* eid1: a result with rollbackResult ok, one without, one still sent */
+  int64_t rolled = send_and_record(s, eid1, 5, true, &outcome);
+  CHECK_EQ(outcome, RSP_EIM_RECORD_NEW);
+  int64_t plain = send_and_record(s, eid1, 6, false, &outcome);
+  CHECK_EQ(outcome, RSP_EIM_RECORD_NEW);
+  rsp_eim_operation_init(&op);
+  int64_t counter = 0;
+  CHECK_OK(rsp_eim_store_next_for_delivery(s, eid1, T0, &op, NULL));
+  CHECK_OK(send_head(s, &op, NULL, 0, T0, &counter));
+  /* eid2: the download expires at the head, the PSMO behind it is cancelled */
+  size_t expired = 0;
+  CHECK_OK(rsp_eim_store_next_for_delivery(s, eid2, T0 + 20, &op, &expired));
+  CHECK_EQ(expired, 1);
+  CHECK_EQ(op.id, cancel);
+  CHECK_OK(rsp_eim_store_op_cancel(s, cancel, T0 + 20));
+  CHECK_OK(rsp_eim_store_op_get(s, rolled, &op));
+  CHECK(op.rolled_back);
+  CHECK_OK(rsp_eim_store_op_get(s, plain, &op));
+  CHECK(!op.rolled_back);
+  CHECK_OK(rsp_eim_store_op_get(s, gone, &op));
+  CHECK(!op.rolled_back && op.state == RSP_EIM_OP_EXPIRED);
+  rsp_eim_operation_free(&op);
+  check_counts(s, 1);
+  rsp_eim_store_close(s);
+  /* kept in the file; counted over the indexes */
+  s = open_store(path);
+  check_counts(s, 1);
+  rsp_eim_store_close(s);
+  CHECK_EQ(sql_int(path, "SELECT count(*) FROM operations WHERE rolled_back = 1"), 1);
+  sql_text(path,
+           "EXPLAIN QUERY PLAN SELECT kind, state, count(*) FROM operations GROUP BY state, kind",
+           plan, sizeof plan);
+  CHECK(strstr(plan, "COVERING INDEX operations_state_kind") != NULL);
+  sql_text(path, "EXPLAIN QUERY PLAN SELECT count(*) FROM operations WHERE rolled_back = 1", plan,
+           sizeof plan);
+  CHECK(strstr(plan, "operations_rolled_back") != NULL);
+  /* A version 1 file (no marker, no count indexes) is brought to version 2 on open. */
+  sqlite3 *db = NULL;
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db,
+                     "DROP INDEX operations_rolled_back; DROP INDEX operations_state_kind;"
+                     "ALTER TABLE operations DROP COLUMN rolled_back;"
+                     "UPDATE schema_version SET version = 1",
+                     NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+  CHECK_EQ(sql_int(path, "SELECT version FROM schema_version"), 1);
+  s = open_store(path);
+  CHECK_EQ(sql_int(path, "SELECT version FROM schema_version"), 2);
+  CHECK_EQ(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                         " ('operations_rolled_back', 'operations_state_kind')"),
+           2);
+  check_counts(s, 0); /* a version 1 file never had the marker */
+  rsp_eim_operation_init(&op);
+  CHECK_OK(rsp_eim_store_op_get(s, rolled, &op));
+  CHECK(!op.rolled_back && op.state == RSP_EIM_OP_DONE);
+  rsp_eim_operation_free(&op);
+  rsp_eim_store_close(s);
+  check_invariants(path);
+  cleanup();
+}
+
 RSP_TESTS(T(migrations), T(bad_arguments), T(unknown_eid), T(queue_order), T(redelivery), T(timing),
           T(counter_across_reopen), T(counter_exhausted), T(txid_unique), T(duplicate_result),
-          T(notifications), T(devices), T(crash_safety), T(two_processes))
+          T(notifications), T(devices), T(stats_and_rollback), T(crash_safety), T(two_processes))

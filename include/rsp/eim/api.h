@@ -2,10 +2,13 @@
  * docs/eim-api.yaml), over the store, independent of HTTP: rsp-eim's API server checks the API
  * key and hands each request here.
  *
- *   GET    /v1/health                               liveness (no key needed; rsp-eim decides)
+ *   GET    /v1/health                               liveness (the one route without a key)
+ *   GET    /v1/stats                                counts: devices, operations by state and
+ *                                                   kind, rolled back, ESipa requests served
  *   POST   /v1/devices                              register a device (and its initial eIM
  *                                                   configuration for AddInitialEim)
- *   GET    /v1/devices?after=EID&limit=N            list (pages in EID order)
+ *   GET    /v1/devices?after=EID&limit=N&profiles=true   list (pages in EID order; with
+ *                                                   profiles=true each row has its profiles)
  *   GET    /v1/devices/{eid}                        a device's state: certificates known,
  *                                                   profiles, enabled ICCID, last seen, pending
  *   GET    /v1/devices/{eid}/add-initial-eim        the AddInitialEimRequest (DER, base64) to
@@ -17,6 +20,8 @@
  *   DELETE /v1/operations/{id}                      cancel a queued operation (409 once sent)
  *   POST   /v1/operations/bulk                      one spec for many EIDs (a campaign)
  *   GET    /v1/devices/{eid}/audit?after=ID&limit=N&operation=ID   the audit trail
+ * rsp-eim checks the API key before a request reaches rsp_eim_api_handle, on every route for which
+ * rsp_eim_api_key_required says so.
  * Errors are JSON {"error": "...", "detail": "..."} with 400 (bad JSON or spec), 404 (unknown
  * device or operation), 405, 409 (state), 413, 500. "error" is a stable code (invalid_request,
  * invalid_spec, not_found, no_route, method_not_allowed, exists, state, too_large, internal),
@@ -50,6 +55,12 @@ struct rsp_eim_api_request {
   size_t body_len;
 };
 
+/* The ESipa side's count for GET /v1/stats: requests served since `since` (Unix time). */
+struct rsp_eim_api_esipa_count {
+  uint64_t requests;
+  int64_t since;
+};
+
 struct rsp_eim_api_options {
   struct rsp_eim_store *store; /* this thread's handle */
   const char *eim_id;          /* default eimId of registered devices */
@@ -59,6 +70,10 @@ struct rsp_eim_api_options {
   struct rsp_slice eim_tls_certificate; /* trustedCertificateTls (or a CA) */
   int64_t (*now)(void *ctx);            /* NULL: time() */
   void *now_ctx;
+  /* Reads the running server's ESipa request count (any thread may call it while the server
+   * counts: rsp-eim keeps it in atomics); NULL: GET /v1/stats answers "esipa": null. */
+  void (*esipa_count)(void *ctx, struct rsp_eim_api_esipa_count *out);
+  void *esipa_count_ctx;
 };
 
 /* Fills `resp` (JSON text) and *status for one request. RSP_OK unless something internal failed
@@ -74,9 +89,14 @@ rsp_err_t rsp_eim_api_handle(const struct rsp_eim_api_options *o,
 struct rsp_eim_api_route {
   const char *method;
   const char *path;
+  bool open; /* served without an API key (only GET /v1/health) */
 };
 /* Every route served, in a static table (the OpenAPI document is checked against it). */
 const struct rsp_eim_api_route *rsp_eim_api_routes(size_t *n);
+/* Whether a request for `path` (a request target, query allowed) must carry an API key: false
+ * only for the paths of open routes (/v1/health, whatever the method: its 405 is harmless), true
+ * for every other path, known or not, so an unknown path is answered 401/403 before 404. */
+bool rsp_eim_api_key_required(const char *path);
 /* The methods a path is served with, as an Allow header value ("GET, POST"), for rsp-eim's
  * answer to a 405. False (out empty) when no route has this path or `out` is too small. */
 bool rsp_eim_api_allow(const char *path, char *out, size_t out_size);

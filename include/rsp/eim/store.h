@@ -116,7 +116,7 @@ void rsp_eim_device_free(struct rsp_eim_device *d);
 rsp_err_t rsp_eim_euicc_data_from_msg(const struct rsp_msg_ipa_euicc_data *in,
                                       struct rsp_eim_euicc_data *out);
 
-/* ---- profiles (the eIM's view, from listProfileInfo results) --------------------------------- */
+/* ---- profiles (the eIM's view: listProfileInfo, PSMO results, downloads) --------------------- */
 
 enum rsp_eim_profile_state { RSP_EIM_PROFILE_DISABLED = 1, RSP_EIM_PROFILE_ENABLED };
 
@@ -177,6 +177,9 @@ struct rsp_eim_operation {
   char *result_summary;  /* owned JSON text or NULL */
   int64_t done_at;       /* when it reached a final state; 0 while open */
   char *error;           /* owned or NULL */
+  /* Its result shows a profile rollback: an enable followed by rollbackResult ok (SGP.32
+   * ProfileRollback: the IPA undid a switch that left the device without network). */
+  bool rolled_back;
 };
 
 struct rsp_eim_op_list {
@@ -287,6 +290,18 @@ struct rsp_eim_audit_query {
   size_t limit; /* 1..RSP_EIM_PAGE_MAX */
 };
 
+/* ---- counts ---------------------------------------------------------------------------------- */
+
+/* The whole store counted at once (rsp_eim_store_stats): aggregates, never a walk of the rows in
+ * the caller. Indexes: [kind][state] with the enum values (0 unused). */
+struct rsp_eim_stats {
+  int64_t devices;
+  int64_t ops[RSP_EIM_OP_DOWNLOAD + 1][RSP_EIM_OP_CANCELLED + 1];
+  int64_t by_state[RSP_EIM_OP_CANCELLED + 1]; /* the column sums of ops */
+  int64_t total;                              /* every operation */
+  int64_t rolled_back;                        /* operations whose result shows a rollback */
+};
+
 /* ---- the delivery decision (pure) ------------------------------------------------------------ */
 
 enum rsp_eim_delivery {
@@ -347,8 +362,11 @@ struct rsp_eim_store_ops {
   rsp_err_t (*op_resent)(struct rsp_eim_store *s, int64_t id, int64_t now);
   rsp_err_t (*op_results_checked)(struct rsp_eim_store *s, int64_t id, int64_t sent_count,
                                   int64_t now);
-  rsp_err_t (*record_result)(struct rsp_eim_store *s, const struct rsp_eim_result *r, int64_t now,
-                             enum rsp_eim_record *outcome, int64_t *op_id);
+  /* `rolled_back`: the result shows a profile rollback (store.c reads it from r->der), to be
+   * kept with the result (rsp_eim_operation.rolled_back, counted by stats). */
+  rsp_err_t (*record_result)(struct rsp_eim_store *s, const struct rsp_eim_result *r,
+                             bool rolled_back, int64_t now, enum rsp_eim_record *outcome,
+                             int64_t *op_id);
   rsp_err_t (*record_notification)(struct rsp_eim_store *s,
                                    const struct rsp_eim_notification_new *n, int64_t now,
                                    enum rsp_eim_record *outcome);
@@ -359,6 +377,8 @@ struct rsp_eim_store_ops {
                           struct rsp_eim_audit_list *out);
   rsp_err_t (*audit_add)(struct rsp_eim_store *s, const char *eid, int64_t operation_id,
                          const char *event, const char *detail, struct rsp_slice der, int64_t now);
+  /* Fills devices, ops and rolled_back (out is zeroed first; store.c adds the sums). */
+  rsp_err_t (*stats)(struct rsp_eim_store *s, struct rsp_eim_stats *out);
 };
 
 /* A backend's handle starts with this (its first member), so the public functions find the
@@ -398,8 +418,9 @@ rsp_err_t rsp_eim_store_device_update_euicc_data(struct rsp_eim_store *s, const 
 /* A poll: last_seen = now, and the rPLMN when given (3 bytes, NULL: keep). Not audited. */
 rsp_err_t rsp_eim_store_device_touch(struct rsp_eim_store *s, const char *eid, int64_t now,
                                      const uint8_t *rplmn);
-/* Replaces the device's profile list (a listProfileInfo result); the enabled one becomes
- * enabled_iccid. At most one profile may be enabled. */
+/* Replaces the device's profile list (a listProfileInfo result, or the view after a result or a
+ * download changed it); the enabled one becomes enabled_iccid. At most one profile may be
+ * enabled. */
 rsp_err_t rsp_eim_store_profiles_set(struct rsp_eim_store *s, const char *eid,
                                      const struct rsp_eim_profile *v, size_t n, int64_t now);
 rsp_err_t rsp_eim_store_profiles_list(struct rsp_eim_store *s, const char *eid,
@@ -453,8 +474,10 @@ rsp_err_t rsp_eim_store_op_results_checked(struct rsp_eim_store *s, int64_t id, 
 /* Records a result, idempotently: NEW (the operation is now done or failed), DUPLICATE (it
  * already has this result: same seqNumber or same bytes; nothing changes), UNKNOWN (no
  * operation matches) or CONFLICT (it has another result); the last two are kept in the audit
- * trail only. Acknowledge (EimAcknowledgements) only after this returned RSP_OK. `op_id` may be
- * NULL; it is 0 for UNKNOWN. */
+ * trail only. A NEW EuiccPackageResult (BF51) that carries rollbackResult ok marks its
+ * operation rolled back, in the same transaction: the store reads it from the result's own
+ * bytes, so the marker never depends on the caller. Acknowledge (EimAcknowledgements) only after
+ * this returned RSP_OK. `op_id` may be NULL; it is 0 for UNKNOWN. */
 rsp_err_t rsp_eim_store_record_result(struct rsp_eim_store *s, const struct rsp_eim_result *r,
                                       int64_t now, enum rsp_eim_record *outcome, int64_t *op_id);
 
@@ -471,6 +494,15 @@ rsp_err_t rsp_eim_store_notification_next(struct rsp_eim_store *s,
                                           struct rsp_eim_notification *out);
 rsp_err_t rsp_eim_store_notification_forwarded(struct rsp_eim_store *s, const char *eid,
                                                int64_t seq_number, int64_t now);
+
+/* ---- counts ---------------------------------------------------------------------------------- */
+
+/* Devices, operations by kind and state, and operations whose result shows a rollback, counted
+ * by the backend with aggregate queries on indexed columns (SQLite: one statement over a
+ * covering index on (state, kind) and a partial index on the rolled-back ones, so the counts
+ * are one consistent snapshot and stay fast at a million operations). Not audited.
+ * RSP_E_UNSUPPORTED for a backend without it. */
+rsp_err_t rsp_eim_store_stats(struct rsp_eim_store *s, struct rsp_eim_stats *out);
 
 /* ---- audit ----------------------------------------------------------------------------------- */
 
