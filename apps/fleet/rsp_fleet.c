@@ -96,6 +96,8 @@ static const char usage_text[] =
     "                        (default DIR/ci/cert.pem). The eIM's TLS trust comes from each\n"
     "                        card's eIM configuration (trustedPublicKeyDataTls)\n"
     "  --timeout S           per HTTPS exchange (default 30)\n"
+    "  --eim-url URL, --eim-ca FILE  poll this ESipa URL, trusting this CA (PEM), instead of\n"
+    "                        the card's eIM configuration (load tests against another server)\n"
     "\n"
     "schedule:\n"
     "  --poll-interval S     time between a device's polls (default 10)\n"
@@ -119,7 +121,7 @@ static const char usage_text[] =
 
 struct fleet_opts {
   const char *pki, *eids_file, *eim_id, *eim_api, *api_key_file, *api_ca, *model, *smdp_ca;
-  const char *status_file;
+  const char *status_file, *eim_url, *eim_ca;
   long devices, indirect_pct, rollback_timeout_s, timeout_s, poll_interval_s, jitter_pct, threads;
   long duration_s, progress_s, seed;
   bool real_time_waits, minimize, json, print_model;
@@ -152,6 +154,8 @@ enum {
   O_JSON,
   O_LOG_LEVEL,
   O_PRINT_MODEL,
+  O_EIM_URL,
+  O_EIM_CA,
   O_HELP,
 };
 
@@ -180,6 +184,8 @@ static const struct option longopts[] = {
     {"json", no_argument, NULL, O_JSON},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"print-model", no_argument, NULL, O_PRINT_MODEL},
+    {"eim-url", required_argument, NULL, O_EIM_URL},
+    {"eim-ca", required_argument, NULL, O_EIM_CA},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -272,6 +278,12 @@ static int apply_opt(struct fleet_opts *o, int c, const char *arg) {
     if ((o->log_level = rsp_log_level_parse(arg)) < 0)
       return usage_error("--log-level wants error, warn, info, debug or trace, not %s", arg);
     break;
+  case O_EIM_URL:
+    o->eim_url = arg;
+    break;
+  case O_EIM_CA:
+    o->eim_ca = arg;
+    break;
   case O_PRINT_MODEL:
     o->print_model = true;
     break;
@@ -306,6 +318,9 @@ static int parse_opts(int argc, char **argv, struct fleet_opts *o) {
   if (!o->pki) return usage_error("--pki DIR is required");
   if (!o->eim_api || !o->api_key_file)
     return usage_error("--eim-api URL and --api-key-file FILE are required (manufacture)");
+  if (o->eim_url && strncmp(o->eim_url, "https://", 8) != 0)
+    return usage_error("--eim-url wants an https:// URL, not %s", o->eim_url);
+  if (!o->eim_url != !o->eim_ca) return usage_error("--eim-url and --eim-ca go together");
   if (strncmp(o->eim_api, "https://", 8) != 0)
     return usage_error("--eim-api wants an https:// URL, not %s", o->eim_api);
   if (o->eids_file && o->devices)
@@ -344,9 +359,13 @@ struct device {
   unsigned polls, poll_failures, offline_polls, failures_in_row;
 };
 
+/* ESipa latency histogram: buckets of about 6 % width (16 per power of two of microseconds). */
+#define LAT_BUCKETS 1024
+
 struct counters {
   atomic_ulong esipa_requests, esipa_failures, es9_requests, es9_failures, api_requests;
   atomic_ulong manufactured, manufacture_failures;
+  atomic_ulong esipa_latency[LAT_BUCKETS];
 };
 
 struct fleet {
@@ -377,6 +396,41 @@ struct worker {
   struct rsp_net_client *api;
   uint64_t rng;
 };
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static unsigned lat_bucket(uint64_t us) {
+  if (us < 16) return (unsigned)us;
+  unsigned e = 63u - (unsigned)__builtin_clzll(us); /* e >= 4 */
+  unsigned i = (e - 3u) * 16u + (unsigned)((us >> (e - 4u)) & 15u);
+  return i < LAT_BUCKETS ? i : LAT_BUCKETS - 1;
+}
+
+/* The smallest latency (microseconds) of bucket i. */
+static uint64_t lat_floor(unsigned i) {
+  if (i < 16) return i;
+  unsigned e = i / 16u + 3u, m = i % 16u;
+  return (uint64_t)(16u + m) << (e - 4u);
+}
+
+/* The q-quantile (0..1) in milliseconds, from the bucket's floor; -1 without samples. */
+static double lat_quantile(struct counters *c, double q, unsigned long *count) {
+  unsigned long n = 0, seen = 0, snap[LAT_BUCKETS];
+  for (unsigned i = 0; i < LAT_BUCKETS; i++) n += snap[i] = atomic_load(&c->esipa_latency[i]);
+  if (count) *count = n;
+  if (n == 0) return -1;
+  unsigned long want = (unsigned long)((double)n * q);
+  if (want >= n) want = n - 1;
+  for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+    seen += snap[i];
+    if (seen > want) return (double)lat_floor(i) / 1000.0;
+  }
+  return -1;
+}
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -554,7 +608,9 @@ static const struct rsp_ipa_platform_ops dev_platform = {dev_attached, dev_now_m
 /* The workers' transports, counted. The IPA's ctx is the worker. */
 static rsp_err_t counted_esipa(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp) {
   struct worker *w = ctx;
+  uint64_t t0 = mono_us();
   rsp_err_t rc = rsp_esipa_https_ops.exchange(w->esipa, req, len, resp);
+  atomic_fetch_add(&w->f->c.esipa_latency[lat_bucket(mono_us() - t0)], 1);
   atomic_fetch_add(&w->f->c.esipa_requests, 1);
   if (rc != RSP_OK) atomic_fetch_add(&w->f->c.esipa_failures, 1);
   return rc;
@@ -576,6 +632,17 @@ static const struct rsp_ipa_es9_ops counted_es9_ops = {counted_es9};
 /* Points the worker's ESipa transport at the eIM of the device's card (eimFqdn, and the TLS
  * trust from trustedPublicKeyDataTls), keeping the connection when nothing changed. */
 static bool worker_esipa_for(struct worker *w, struct device *d) {
+  const struct fleet_opts *o = w->f->o;
+  if (o->eim_url) { /* --eim-url: one transport per worker, the card's configuration unused */
+    struct rsp_esipa_https_options eo = {
+        .url = o->eim_url, .ca_file = o->eim_ca, .timeout_ms = (unsigned)o->timeout_s * 1000u};
+    if (!w->esipa && rsp_esipa_https_new(&eo, &w->esipa) != RSP_OK) {
+      rsp_log(RSP_LOG_ERROR, "fleet", "ESipa transport to %s (--eim-ca %s) failed", o->eim_url,
+              o->eim_ca);
+      return false;
+    }
+    return true;
+  }
   struct rsp_arena a;
   struct rsp_msg_eim_configuration_data *cfg = NULL;
   char url[RSP_HTTPS_URL_MAX];
@@ -1028,7 +1095,12 @@ static json_t *report_json(struct fleet *f) {
                         json_integer((json_int_t)t.per_country[i]));
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  return json_pack(
+  unsigned long samples = 0;
+  double p50 = lat_quantile(&f->c, 0.50, &samples), p90 = lat_quantile(&f->c, 0.90, NULL),
+         p99 = lat_quantile(&f->c, 0.99, NULL), p999 = lat_quantile(&f->c, 0.999, NULL);
+  json_t *lat = json_pack("{s:I, s:f, s:f, s:f, s:f}", "samples", (json_int_t)samples, "p50", p50,
+                          "p90", p90, "p99", p99, "p999", p999);
+  json_t *j = json_pack(
       "{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
       "s:I, "
       "s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:f}, s:o, s:o, s:f, s:I}",
@@ -1047,6 +1119,11 @@ static json_t *report_json(struct fleet *f) {
       secs > 0 ? (double)(esipa + es9 + api) / secs : 0.0, "devicesPerOperator", ops,
       "devicesPerCountry", countries, "elapsedSeconds", secs, "maxRssKiB",
       (json_int_t)ru.ru_maxrss);
+  if (j && lat)
+    json_object_set_new(j, "esipaLatencyMs", lat); /* bucket floors, ~6 % wide */
+  else
+    json_decref(lat);
+  return j;
 }
 
 static void write_status(struct fleet *f) {
@@ -1088,6 +1165,13 @@ static void print_table(struct fleet *f) {
          I(ipa, "packages"), I(ipa, "downloadTriggers"), I(ipa, "indirectDownloads"),
          I(ipa, "dataRequests"));
   printf("%-26s %lld\n", "rollbacks", I(ipa, "rollbacks"));
+  json_t *lat = json_object_get(j, "esipaLatencyMs");
+  if (I(lat, "samples") > 0)
+    printf("%-26s p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms\n", "ESipa latency",
+           json_real_value(json_object_get(lat, "p50")),
+           json_real_value(json_object_get(lat, "p90")),
+           json_real_value(json_object_get(lat, "p99")),
+           json_real_value(json_object_get(lat, "p999")));
   printf("%-26s %lld ESipa (%lld failed), %lld ES9+, %lld API; %.1f/s\n", "requests",
          I(req, "esipa"), I(req, "esipaFailed"), I(req, "es9"), I(req, "api"),
          json_real_value(json_object_get(req, "perSecond")));

@@ -33,12 +33,15 @@
 #include "rsp/ipa/config.h"
 #include "rsp/ipa/download.h"
 #include "rsp/ipa/ipa.h"
+#include "rsp/msg/asn1.h"
+#include "rsp/msg/msg.h"
 
 #define IPAD_EXIT_OK 0
 #define IPAD_EXIT_FAIL 1
 #define IPAD_EXIT_USAGE 2
 #define IPAD_EXIT_HELP (-1)
 
+#define IPAD_INITIAL_EIM_MAX (64u * 1024u) /* --add-initial-eim input */
 #define IPAD_MAX_CONFIG_ARGS 128
 
 static const char usage_text[] =
@@ -102,6 +105,11 @@ static const char usage_text[] =
     "                        true/false\n"
     "  --help                this text\n"
     "\n"
+    "Factory:\n"
+    "  --add-initial-eim FILE  load an AddInitialEimRequest (DER, as rsp-eimctl device\n"
+    "                        add-initial-eim --out writes it; '-': standard input) on the card\n"
+    "                        (ES10b.AddInitialEim), print the card's answer and exit\n"
+    "\n"
     "Signals: SIGUSR1 polls now; SIGINT or SIGTERM stop after the cycle in progress.\n"
     "Exit codes: 0 success, 1 failure, 2 usage error.\n";
 
@@ -133,6 +141,7 @@ enum {
   O_LOG_LEVEL,
   O_SYSLOG,
   O_CONFIG,
+  O_ADD_INITIAL_EIM,
   O_HELP
 };
 
@@ -164,6 +173,7 @@ static const struct option longopts[] = {
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"syslog", no_argument, NULL, O_SYSLOG},
     {"config", required_argument, NULL, O_CONFIG},
+    {"add-initial-eim", required_argument, NULL, O_ADD_INITIAL_EIM},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0}};
 
@@ -177,7 +187,7 @@ struct ipad_opts {
   bool minimize, immediate_enable;
   bool once, json, syslog;
   long interval_s, jitter_pct, retry_min_s, retry_max_s, net_timeout_s, rollback_timeout_s;
-  const char *attached_cmd, *status_file, *config;
+  const char *attached_cmd, *status_file, *config, *add_initial_eim;
   int log_level;
   /* values read from the config file, kept until exit */
   char *config_args[IPAD_MAX_CONFIG_ARGS];
@@ -289,6 +299,9 @@ static int apply_opt(struct ipad_opts *o, int c, const char *arg) {
     break;
   case O_EIM_URL:
     o->eim_url = arg;
+    break;
+  case O_ADD_INITIAL_EIM:
+    o->add_initial_eim = arg;
     break;
   case O_EIM_CA:
     o->eim_ca = arg;
@@ -585,6 +598,86 @@ out:
   return ok;
 }
 
+/* ---- factory: AddInitialEim ------------------------------------------------------------------ */
+
+/* Reads the AddInitialEimRequest (DER, or its hex), runs ES10b.AddInitialEim and prints the
+ * card's answer: the associationToken per eIM, or the error code. */
+static int add_initial_eim(struct ipad *d) {
+  const char *path = d->o->add_initial_eim;
+  struct rsp_buf in, der, resp;
+  struct rsp_arena a;
+  struct rsp_msg_add_initial_eim_response *r = NULL;
+  int rc = IPAD_EXIT_FAIL;
+  FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  rsp_buf_init(&in, IPAD_INITIAL_EIM_MAX);
+  rsp_buf_init(&der, IPAD_INITIAL_EIM_MAX);
+  rsp_buf_init(&resp, 1 << 12);
+  rsp_arena_init(&a, 1 << 16);
+  if (!fp) {
+    rsp_log(RSP_LOG_ERROR, "ipad", "--add-initial-eim %s: %s", path, strerror(errno));
+    goto out;
+  }
+  uint8_t chunk[4096];
+  size_t n;
+  rsp_err_t e = RSP_OK;
+  while (e == RSP_OK && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+    e = rsp_buf_append(&in, chunk, n);
+  if (fp != stdin) fclose(fp);
+  if (e != RSP_OK || in.len == 0) {
+    rsp_log(RSP_LOG_ERROR, "ipad", "--add-initial-eim %s: %s", path,
+            e != RSP_OK ? "larger than 64 KiB" : "empty");
+    goto out;
+  }
+  /* hex text (rsp-eimctl's default output) or DER */
+  size_t hex_len = 0;
+  bool hex = true;
+  for (size_t i = 0; i < in.len && hex; i++) {
+    char c = (char)in.data[i];
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    in.data[hex_len++] = in.data[i];
+  }
+  if (hex) {
+    in.len = hex_len;
+    if (rsp_buf_append_byte(&in, 0) != RSP_OK || rsp_buf_reserve(&der, hex_len / 2 + 1) != RSP_OK ||
+        rsp_hex_decode((const char *)in.data, der.data, der.size, &der.len) != RSP_OK) {
+      rsp_log(RSP_LOG_ERROR, "ipad", "--add-initial-eim %s: odd or invalid hex", path);
+      goto out;
+    }
+  } else if (rsp_buf_append(&der, in.data, in.len) != RSP_OK) {
+    goto out;
+  }
+  e = rsp_es10_client_open(&d->ipa.es10);
+  if (e == RSP_OK) e = rsp_es10_client_call(&d->ipa.es10, der.data, der.len, &resp);
+  rsp_es10_client_close(&d->ipa.es10);
+  if (e != RSP_OK) {
+    rsp_log(RSP_LOG_ERROR, "ipad", "AddInitialEim on card %s: %s", d->o->card, rsp_strerror(e));
+    goto out;
+  }
+  struct rsp_msg_diag diag;
+  if ((e = rsp_msg_decode(&rsp_msgt_add_initial_eim_response, resp.data, resp.len, &a, (void **)&r,
+                          &diag)) != RSP_OK) {
+    rsp_log(RSP_LOG_ERROR, "ipad", "the card's AddInitialEimResponse: %s at %s", rsp_strerror(e),
+            diag.path);
+    goto out;
+  }
+  if (r->which != RSP_MSG_ADD_INITIAL_EIM_RESPONSE_ADD_INITIAL_EIM_OK) {
+    printf("addInitialEimError %lld\n", (long long)r->u.add_initial_eim_error);
+    rsp_log(RSP_LOG_ERROR, "ipad", "the card refused AddInitialEim: error %lld",
+            (long long)r->u.add_initial_eim_error);
+    goto out;
+  }
+  printf("addInitialEimOk (%zu eIM%s)\n", r->u.add_initial_eim_ok->n,
+         r->u.add_initial_eim_ok->n == 1 ? "" : "s");
+  rc = IPAD_EXIT_OK;
+out:
+  rsp_arena_free(&a);
+  rsp_buf_free(&resp);
+  rsp_buf_free(&der);
+  rsp_buf_free(&in);
+  return rc;
+}
+
 /* ---- one cycle and the status ---------------------------------------------------------------- */
 
 struct cycle_report {
@@ -788,7 +881,7 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &d.signals, NULL);
   signal(SIGPIPE, SIG_IGN);
   rc = setup(&d);
-  if (rc == IPAD_EXIT_OK) rc = run(&d);
+  if (rc == IPAD_EXIT_OK) rc = o.add_initial_eim ? add_initial_eim(&d) : run(&d);
   rsp_esipa_https_free(d.eim);
   rsp_es9_https_free(d.es9);
   if (d.apdu_free) d.apdu_free(&d.apdu);

@@ -90,7 +90,8 @@ static const char usage_text[] =
     "  --operator-ca FILE    ES2+ clients must present a certificate issued by a CA of this\n"
     "                        PEM file (default DIR/ci/cert.pem)\n"
     "  --address NAME        SM-DP+ address (FQDN[:PORT]) in activation codes and serverSigned1;\n"
-    "                        LPAs must send it back (default the --listen HOST:PORT; needed\n"
+    "                        LPAs must send it back (default the --listen HOST:PORT, with\n"
+    "                        localhost for a loopback HOST; needed\n"
     "                        with a wildcard or IPv6 HOST)\n"
     "  --profiles DIR        add every DIR/*.der profile package, read in place at each\n"
     "                        download; ICCIDs already known are skipped\n"
@@ -776,6 +777,8 @@ static void smdp_default_address(struct smdp_app *app) {
   uint16_t port = 0;
   if (!smdp_split_addr(app->o->listen, host, &port)) host[0] = '\0';
   port = rsp_net_server_port(app->es9p);
+  /* a loopback listener is reached as localhost, the name rsp-pki's TLS certificates carry */
+  if (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0) strcpy(host, "localhost");
   snprintf(app->address, sizeof app->address, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
            (unsigned)port);
   if (strcmp(host, "0.0.0.0") == 0 || strchr(host, ':'))

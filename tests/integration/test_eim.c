@@ -262,7 +262,23 @@ static void manufacture(int i) {
   struct rsp_buf out;
   rsp_buf_init(&out, 1 << 16);
   CHECK_OK(rsp_msg_base64_decode(b64, strlen(b64), der, sizeof der, &len));
-  if (len && card_es10(i, der, len, &out)) {
+  if (i == N_CARDS - 1) {
+    /* the last card through the factory tool: rsp-ipad --add-initial-eim, then once more,
+     * which the card refuses (associatedEimAlreadyExists) */
+    char file[700], cmd[2200], outp[700];
+    snprintf(file, sizeof file, "%s/initial-eim-%d.der", top, i);
+    snprintf(outp, sizeof outp, "%s/add-initial-eim.out", top);
+    FILE *f = fopen(file, "wb");
+    CHECK(f && fwrite(der, 1, len, f) == len);
+    if (f) fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' --card socket:127.0.0.1:%u --add-initial-eim '%s' >'%s' 2>&1",
+             ipad_bin, card_port + (unsigned)i, file, outp);
+    CHECK_EQ(system(cmd), 0);
+    CHECK(log_has("add-initial-eim.out", "addInitialEimOk (1 eIM)"));
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CHECK(log_has("add-initial-eim.out", "addInitialEimError 2"));
+  } else if (len && card_es10(i, der, len, &out)) {
     /* AddInitialEimResponse (BF57) with addInitialEimOk (A0), not an error (81) */
     CHECK(out.len > 4 && out.data[0] == 0xBF && out.data[1] == 0x57 && out.data[3] == 0xA0);
   }
