@@ -6,7 +6,7 @@ BUILD     ?= build
 ASAN      ?= build-asan
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps build build-asan test test-fast demo bench format format-check gen clean
+.PHONY: all deps build build-asan test test-fast demo bench bench-fleet format format-check gen clean
 
 all: build
 
@@ -46,10 +46,18 @@ demo: deps $(BUILD)/CMakeCache.txt
 	@cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
 	@scripts/demo.sh $(BUILD)
 
+# bench/eim at full size (1,000,000 packages and devices) takes ~13 minutes: EIM_BENCH_ARGS=
+EIM_BENCH_ARGS ?= --quick
 bench: build
 	@bench/crypto/run.sh $(BUILD)/bench/crypto/bench_crypto
 	@if [ -x $(BUILD)/bench/msg/bench_msg ]; then $(BUILD)/bench/msg/bench_msg 1; else echo "bench_msg: not built (needs asn1c)"; fi
 	@bench/http/run.sh $(BUILD) || echo "bench/http: failed (see above)"
+	@bench/eim/run.sh $(BUILD) $(EIM_BENCH_ARGS) || echo "bench/eim: failed (see above)"
+
+# The fleet load run (docs/benchmarks.md): 10,000 devices polling rsp-eim for 10 minutes, then
+# nginx for 2; FLEET_BENCH_ARGS="DEVICES SECONDS BASELINE_SECONDS" for another size.
+bench-fleet: build
+	@bench/fleet/run.sh $(BUILD) $(FLEET_BENCH_ARGS)
 
 # Regenerates the message tables from the reference ASN.1 modules (needs ../shared or RSP_SHARED).
 gen:
