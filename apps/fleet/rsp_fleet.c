@@ -1229,7 +1229,7 @@ static int run(struct fleet *f, sigset_t *signals) {
     struct timespec ts = {1, 0};
     int sig = sigtimedwait(signals, NULL, &ts);
     if (sig == SIGINT || sig == SIGTERM) {
-      rsp_log(RSP_LOG_WARN, "fleet", "%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      rsp_log(RSP_LOG_INFO, "fleet", "%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
     if (sig == SIGUSR1) poll_all_now(f);

@@ -101,6 +101,7 @@ start_fleet() {
   shift
   "$bin/fleet/rsp-fleet" --pki "$pki" --eim-api "https://localhost:$api" \
     --api-key-file "$work/api.key" --poll-interval "$poll" --threads "$threads" --progress 0 \
+    --log-level info \
     --status "$work/$name.status.json" --json "$@" >"$work/$name.report.json" \
     2>"$work/$name.fleet.log" &
   fleet_pid=$!
@@ -237,3 +238,11 @@ print(f"operations: {ops.get('done', 0)} of {ops.get('total', 0)} done during th
 print(f"store: {db_kib / 1024:.1f} MiB for {devices} devices ({db_kib * 1024 / devices:.0f} bytes each)")
 print(f"errors on nginx: {n['pollsFailed'] + n['esipaFailed']}")
 EOF
+# what went wrong, if anything: the fleet's and the servers' warnings and errors
+for f in "$work/eim.fleet.log" "$work/nginx.fleet.log" "$work/eim.log" "$work/base-eim.log"; do
+  n=$(grep -c -E " (warn|error) " "$f" || true)
+  if [[ "$n" -gt 0 ]]; then
+    echo "$(basename "$f"): $n warnings or errors, the first ones:"
+    grep -E " (warn|error) " "$f" | head -n 5 | sed 's/^/  /'
+  fi
+done
