@@ -7,7 +7,10 @@
  * transport). State is one SQLite file (WAL): several rsp-eim processes may share it.
  *
  * Threads: each server runs --threads event-loop threads; every loop thread opens its own store
- * handle and service object on its first request (the store is one handle per thread).
+ * handle and service object on its first request (the store is one handle per thread). A handle
+ * holds the polls' last_seen and rPLMN in memory for up to --last-seen-interval ms; the flusher
+ * thread writes those of an idle loop thread's handle (under the worker's mutex, between its
+ * requests), so that the API and other processes see them at most about one interval late.
  *
  * Exit codes: 0 after SIGINT/SIGTERM, 1 start-up failure, 2 usage error. */
 #include <errno.h>
@@ -78,6 +81,9 @@ static const char usage_text[] =
     "  --smdp-ca FILE        CA (PEM) of the SM-DP+s' TLS certificates, for indirect\n"
     "                        downloads (default DIR/ci/cert.pem)\n"
     "  --threads N           event-loop threads per server (default 1)\n"
+    "  --last-seen-interval MS  how long a poll's last-seen time and rPLMN may wait in memory\n"
+    "                        before they are written, batched (default 1000; 0: every poll\n"
+    "                        commits them at once); a crash loses at most that much of them\n"
     "  --ignore-cert-time    accept expired or not yet valid eUICC and EUM certificates\n"
     "  --log-level LEVEL     error, warn, info (default), debug, trace\n"
     "\n"
@@ -98,6 +104,7 @@ enum {
   O_TLS_KEY,
   O_SMDP_CA,
   O_THREADS,
+  O_LAST_SEEN_INTERVAL,
   O_IGNORE_CERT_TIME,
   O_LOG_LEVEL,
   O_HELP
@@ -115,6 +122,7 @@ static const struct option longopts[] = {
     {"tls-key", required_argument, NULL, O_TLS_KEY},
     {"smdp-ca", required_argument, NULL, O_SMDP_CA},
     {"threads", required_argument, NULL, O_THREADS},
+    {"last-seen-interval", required_argument, NULL, O_LAST_SEEN_INTERVAL},
     {"ignore-cert-time", no_argument, NULL, O_IGNORE_CERT_TIME},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"help", no_argument, NULL, O_HELP},
@@ -124,6 +132,7 @@ struct eim_opts {
   const char *pki, *state, *eim_id, *listen, *api_listen, *api_key_file, *fqdn;
   const char *tls_cert, *tls_key, *smdp_ca;
   long threads;
+  long last_seen_ms; /* rsp_eim_store_set_touch_interval of every handle */
   bool ignore_cert_time;
   int log_level;
 };
@@ -132,6 +141,9 @@ struct eim_opts {
 struct eim_worker {
   pthread_t thread;
   bool api;
+  /* Held while the store handle is in use: by the loop thread during a request, by the flusher
+   * between requests (a handle serves one thread at a time). */
+  pthread_mutex_t mu;
   struct rsp_eim_store *store;
   struct rsp_eim_service *svc; /* ESipa workers only */
 };
@@ -151,9 +163,9 @@ struct eim_app {
   struct eim_worker workers[EIM_MAX_WORKERS];
   size_t n_workers;
   struct rsp_net_server *esipa, *api;
-  /* the notification forwarder */
-  pthread_t forwarder;
-  bool forwarder_running, stopping;
+  /* the notification forwarder, and the flusher of the loop threads' held polls */
+  pthread_t forwarder, flusher;
+  bool forwarder_running, flusher_running, stopping;
   pthread_cond_t cond;
   unsigned long forwarded;
   /* ESipa requests served since `started`, for GET /v1/stats: counted by the ESipa loop
@@ -236,6 +248,7 @@ static rsp_err_t worker_open(const struct eim_app *app, struct eim_worker *w) {
     rsp_log(RSP_LOG_ERROR, "eim", "cannot open the store %s: %s", app->o->state, rsp_strerror(rc));
     return rc;
   }
+  rsp_eim_store_set_touch_interval(w->store, (unsigned)app->o->last_seen_ms);
   if (w->api) return RSP_OK;
   struct rsp_eim_service_options so = {.eim_id = app->eim_id,
                                        .signer = app->signer,
@@ -252,7 +265,8 @@ static rsp_err_t worker_open(const struct eim_app *app, struct eim_worker *w) {
   return rc;
 }
 
-/* The calling loop thread's worker of the given kind; NULL when it cannot be opened. */
+/* The calling loop thread's worker of the given kind, locked (worker_put unlocks it); NULL when
+ * it cannot be opened. */
 static struct eim_worker *worker_get(struct eim_app *app, bool api) {
   pthread_t self = pthread_self();
   struct eim_worker *w = NULL;
@@ -261,19 +275,30 @@ static struct eim_worker *worker_get(struct eim_app *app, bool api) {
     if (app->workers[i].api == api && pthread_equal(app->workers[i].thread, self))
       w = &app->workers[i];
   if (!w && app->n_workers < EIM_MAX_WORKERS) {
-    w = &app->workers[app->n_workers++];
+    w = &app->workers[app->n_workers];
     w->thread = self;
     w->api = api;
+    pthread_mutex_init(&w->mu, NULL);
+    app->n_workers++; /* after the mutex exists: the flusher walks the first n_workers */
   }
   pthread_mutex_unlock(&app->mu);
-  if (w && !w->store && worker_open(app, w) != RSP_OK) return NULL;
+  if (!w) return NULL;
+  pthread_mutex_lock(&w->mu);
+  if (!w->store && worker_open(app, w) != RSP_OK) {
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+  }
   return w;
 }
 
+static void worker_put(struct eim_worker *w) { pthread_mutex_unlock(&w->mu); }
+
+/* After the servers and the flusher stopped: each handle writes the polls it holds as it closes. */
 static void workers_close(struct eim_app *app) {
   for (size_t i = 0; i < app->n_workers; i++) {
     rsp_eim_service_destroy(app->workers[i].svc);
     rsp_eim_store_close(app->workers[i].store);
+    pthread_mutex_destroy(&app->workers[i].mu);
   }
   app->n_workers = 0;
 }
@@ -310,6 +335,7 @@ static rsp_err_t esipa_handle(void *ctx, const struct rsp_net_request *req,
   rsp_err_t rc = asn1 ? rsp_eim_service_esipa(w->svc, req->body, req->body_len, &res->body, &status)
                       : rsp_eim_service_esipa_json(w->svc, req->path + sizeof json_prefix - 1,
                                                    req->body, req->body_len, &res->body, &status);
+  worker_put(w);
   if (rc != RSP_OK) {
     rsp_log(RSP_LOG_ERROR, "eim", "ESipa request from %s failed: %s", req->peer, rsp_strerror(rc));
     return rc; /* 500 */
@@ -382,6 +408,7 @@ static rsp_err_t api_handle(void *ctx, const struct rsp_net_request *req,
       .method = req->method, .path = req->path, .body = req->body, .body_len = req->body_len};
   int status = 500;
   rsp_err_t rc = rsp_eim_api_handle(&ao, &ar, &res->body, &status);
+  worker_put(w);
   if (rc != RSP_OK) {
     rsp_log(RSP_LOG_ERROR, "eim", "API %s %s failed: %s", req->method, req->path, rsp_strerror(rc));
     if (!res->body.len) return rc; /* lib/net answers an empty 500 */
@@ -402,11 +429,16 @@ static rsp_err_t api_handle(void *ctx, const struct rsp_net_request *req,
 #define FORWARD_RETRY_MIN_S 2
 #define FORWARD_RETRY_MAX_S 300
 
-/* Sleeps up to `s` seconds; false when the program is stopping. */
-static bool forwarder_wait(struct eim_app *app, long s) {
+/* Sleeps up to `ms` milliseconds; false when the program is stopping. */
+static bool app_wait_ms(struct eim_app *app, long ms) {
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += s;
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
   pthread_mutex_lock(&app->mu);
   while (!app->stopping && pthread_cond_timedwait(&app->cond, &app->mu, &until) == 0) {
   }
@@ -473,11 +505,36 @@ static void *forwarder_main(void *arg) {
     /* nothing to send (wait a little), or the receiver refused (back off) */
     long wait = rc == RSP_OK ? retry : 1;
     if (rc == RSP_OK && retry < FORWARD_RETRY_MAX_S) retry *= 2;
-    if (!forwarder_wait(app, wait)) break;
+    if (!app_wait_ms(app, wait * 1000)) break;
   }
 out:
   rsp_es9_https_free(es9);
   rsp_eim_store_close(st);
+  return NULL;
+}
+
+/* ---- the flusher of held polls --------------------------------------------------------------- */
+
+/* A loop thread writes its handle's held polls (last_seen, rPLMN) itself when it serves a poll
+ * and the oldest waits for the interval; a thread with no more requests would hold them for
+ * ever. So every tenth of the interval this thread writes the due batches of the ESipa handles,
+ * each under its worker's mutex (between two requests of that thread), and the API's handles
+ * and other processes see a poll at most about 1.1 intervals late. */
+static void *flusher_main(void *arg) {
+  struct eim_app *app = arg;
+  long period = app->o->last_seen_ms / 10 > 10 ? app->o->last_seen_ms / 10 : 10;
+  while (app_wait_ms(app, period)) {
+    pthread_mutex_lock(&app->mu);
+    size_t n = app->n_workers;
+    pthread_mutex_unlock(&app->mu);
+    for (size_t i = 0; i < n; i++) {
+      struct eim_worker *w = &app->workers[i];
+      if (w->api) continue;
+      pthread_mutex_lock(&w->mu);
+      if (w->store) rsp_eim_store_flush_due(w->store); /* a failure is logged and retried */
+      pthread_mutex_unlock(&w->mu);
+    }
+  }
   return NULL;
 }
 
@@ -620,6 +677,8 @@ static bool setup(struct eim_app *app) {
   if (rsp_net_server_start(app->esipa) != RSP_OK || rsp_net_server_start(app->api) != RSP_OK)
     return false;
   app->forwarder_running = pthread_create(&app->forwarder, NULL, forwarder_main, app) == 0;
+  if (app->o->last_seen_ms > 0)
+    app->flusher_running = pthread_create(&app->flusher, NULL, flusher_main, app) == 0;
   rsp_log(RSP_LOG_INFO, "eim",
           "eIM %s ready: ESipa on port %u (address %s), operator API on port %u, store %s",
           app->eim_id, (unsigned)rsp_net_server_port(app->esipa), app->fqdn,
@@ -633,6 +692,7 @@ static void app_free(struct eim_app *app) {
   pthread_cond_broadcast(&app->cond);
   pthread_mutex_unlock(&app->mu);
   if (app->forwarder_running) pthread_join(app->forwarder, NULL);
+  if (app->flusher_running) pthread_join(app->flusher, NULL);
   rsp_net_server_destroy(app->esipa);
   rsp_net_server_destroy(app->api);
   workers_close(app);
@@ -655,6 +715,7 @@ static int parse_opts(int argc, char **argv, struct eim_opts *o) {
   o->listen = "127.0.0.1:8445";
   o->api_listen = "127.0.0.1:8446";
   o->threads = 1;
+  o->last_seen_ms = RSP_EIM_TOUCH_INTERVAL_MS;
   o->log_level = RSP_LOG_INFO;
   if (argc < 2) return usage_error("a command is required (serve)");
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -705,6 +766,12 @@ static int parse_opts(int argc, char **argv, struct eim_opts *o) {
       o->threads = strtol(optarg, &end, 10);
       if (errno || *end || o->threads < 1 || o->threads > RSP_NET_MAX_THREADS)
         return usage_error("--threads wants 1 to %d, not '%s'", RSP_NET_MAX_THREADS, optarg);
+      break;
+    case O_LAST_SEEN_INTERVAL:
+      errno = 0;
+      o->last_seen_ms = strtol(optarg, &end, 10);
+      if (errno || *end || optarg[0] == '\0' || o->last_seen_ms < 0 || o->last_seen_ms > 3600000)
+        return usage_error("--last-seen-interval wants 0 to 3600000 ms, not '%s'", optarg);
       break;
     case O_LOG_LEVEL:
       if ((o->log_level = rsp_log_level_parse(optarg)) < 0)

@@ -304,25 +304,22 @@ static bool signed_kind(enum rsp_eim_op_kind k) {
   return k == RSP_EIM_OP_PSMO || k == RSP_EIM_OP_ECO;
 }
 
-/* One step of the delivery loop on the device's queue head. *done when `a` holds the answer. */
+/* One step of the delivery loop on the device's queue head `op` (id 0: nothing deliverable).
+ * *done when `a` holds the answer. */
 static rsp_err_t deliver_step(struct rsp_eim_service *s, struct rsp_eim_device *d,
-                              struct rsp__eim_answer *a, int *races, bool *done) {
-  struct rsp_eim_operation op;
+                              const struct rsp_eim_operation *op, struct rsp__eim_answer *a,
+                              int *races, bool *done) {
   enum send_outcome outcome;
   int64_t now = rsp__eim_now(s);
-  rsp_err_t rc;
+  rsp_err_t rc = RSP_OK;
   *done = true;
-  rsp_eim_operation_init(&op);
-  rc = rsp_eim_store_next_for_delivery(s->store, d->eid, now, &op, NULL);
-  if (rc == RSP_E_NOT_FOUND) {
+  if (op->id == 0) {
     answer_error(a, NO_EIM_PACKAGE_AVAILABLE);
-    rc = RSP_OK;
-    goto out;
+    return RSP_OK;
   }
-  if (rc != RSP_OK) goto out;
-  switch (rsp_eim_store_delivery_decision(&op, now)) {
+  switch (rsp_eim_store_delivery_decision(op, now)) {
   case RSP_EIM_DELIVERY_SEND_NEW:
-    if (signed_kind(op.kind) && (d->euicc_cert.len == 0 || d->eum_cert.len == 0)) {
+    if (signed_kind(op->kind) && (d->euicc_cert.len == 0 || d->eum_cert.len == 0)) {
       /* the result will be signed by the card: learn its certificates first */
       uint8_t txid[TXID_LEN];
       rsp_log(RSP_LOG_INFO, RSP__EIM_SVC, "%s: certificates unknown, asking for them", d->eid);
@@ -330,11 +327,11 @@ static rsp_err_t deliver_step(struct rsp_eim_service *s, struct rsp_eim_device *
       if (rc == RSP_OK) rc = data_request(s, TAGS_CERTS, sizeof TAGS_CERTS, txid, TXID_LEN, a);
       break;
     }
-    rc = send_new(s, d, &op, a, &outcome);
+    rc = send_new(s, d, op, a, &outcome);
     if (rc == RSP_OK && outcome == RETRY && ++*races <= RACES_MAX) {
       rsp_eim_device_free(d);
       rsp_eim_device_init(d);
-      rc = rsp_eim_store_device_get(s->store, op.eid, d);
+      rc = rsp_eim_store_device_get(s->store, op->eid, d);
     }
     if (rc == RSP_OK && outcome == RETRY && *races > RACES_MAX)
       answer_error(a, NO_EIM_PACKAGE_AVAILABLE);
@@ -342,43 +339,52 @@ static rsp_err_t deliver_step(struct rsp_eim_service *s, struct rsp_eim_device *
     break;
   case RSP_EIM_DELIVERY_RESEND:
     /* the same bytes, counted before they leave (the next re-send needs a new check) */
-    rc = rsp_eim_store_op_resent(s->store, op.id, now);
+    rc = rsp_eim_store_op_resent(s->store, op->id, now);
     if (rc == RSP_E_STATE) {
       *done = ++*races > RACES_MAX;
       if (*done) answer_error(a, NO_EIM_PACKAGE_AVAILABLE);
       rc = RSP_OK;
       break;
     }
-    if (rc == RSP_OK) rc = rsp_buf_append(&a->bytes, op.package.data, op.package.len);
+    if (rc == RSP_OK) rc = rsp_buf_append(&a->bytes, op->package.data, op->package.len);
     if (rc == RSP_OK) {
       a->kind = RSP__EIM_ANS_PACKAGE;
       s->stats.packages_resent++;
       rsp_log(RSP_LOG_INFO, RSP__EIM_SVC, "%s: operation %lld re-sent (send %lld)", d->eid,
-              (long long)op.id, (long long)op.sent_count + 1);
+              (long long)op->id, (long long)op->sent_count + 1);
     }
     break;
   case RSP_EIM_DELIVERY_ASK_RESULTS: {
     uint8_t txid[RSP__EIM_CHECK_TXID_LEN];
-    rsp__eim_check_txid(op.id, op.sent_count, txid);
+    rsp__eim_check_txid(op->id, op->sent_count, txid);
     rsp_log(RSP_LOG_INFO, RSP__EIM_SVC,
             "%s: operation %lld sent without a result: asking for pending results", d->eid,
-            (long long)op.id);
+            (long long)op->id);
     rc = data_request(s, TAGS_RESULTS, sizeof TAGS_RESULTS, txid, sizeof txid, a);
     break;
   }
   default:
     answer_error(a, NO_EIM_PACKAGE_AVAILABLE);
   }
-out:
-  rsp_eim_operation_free(&op);
   return rc;
 }
 
+/* The device's deliverable queue head after a step that did not answer (head->id 0: none). */
+static rsp_err_t next_head(struct rsp_eim_service *s, const char *eid,
+                           struct rsp_eim_operation *head) {
+  rsp_err_t rc = rsp_eim_store_next_for_delivery(s->store, eid, rsp__eim_now(s), head, NULL);
+  return rc == RSP_E_NOT_FOUND ? RSP_OK : rc; /* left with id 0 */
+}
+
+/* GetEimPackage: the device, its queue head and the poll's bookkeeping in one store call
+ * (rsp_eim_store_device_poll: one read, no write when nothing is due), then the delivery loop. */
 rsp_err_t rsp__eim_get_package(struct rsp_eim_service *s,
                                const struct rsp_msg_get_eim_package_request *q,
                                struct rsp__eim_answer *a) {
   struct rsp_eim_device d;
+  struct rsp_eim_operation head;
   char eid[RSP_EID_DIGITS + 1];
+  const uint8_t *rplmn = q->r_plmn.len == RSP_EIM_RPLMN_LEN ? q->r_plmn.p : NULL;
   int races = 0;
   bool done = false;
   rsp_err_t rc;
@@ -387,7 +393,8 @@ rsp_err_t rsp__eim_get_package(struct rsp_eim_service *s,
     return RSP_OK;
   }
   rsp_eim_device_init(&d);
-  rc = rsp_eim_store_device_get(s->store, eid, &d);
+  rsp_eim_operation_init(&head);
+  rc = rsp_eim_store_device_poll(s->store, eid, rsp__eim_now(s), rplmn, &d, &head);
   if (rc == RSP_E_NOT_FOUND) {
     s->stats.unknown_devices++;
     rsp_log(RSP_LOG_INFO, RSP__EIM_SVC, "GetEimPackage from unknown EID %s", eid);
@@ -395,9 +402,6 @@ rsp_err_t rsp__eim_get_package(struct rsp_eim_service *s,
     rc = RSP_OK;
     goto out;
   }
-  if (rc == RSP_OK)
-    rc = rsp_eim_store_device_touch(s->store, eid, rsp__eim_now(s),
-                                    q->r_plmn.len == RSP_EIM_RPLMN_LEN ? q->r_plmn.p : NULL);
   if (rc == RSP_OK && q->notify_state_change) {
     /* the device's profiles changed outside the eIM (SGP.32 StateChangeCause): recorded for the
      * operator, who decides whether to ask for a listProfileInfo; nothing is queued here */
@@ -407,10 +411,13 @@ rsp_err_t rsp__eim_get_package(struct rsp_eim_service *s,
                                                        : RSP_MSG_STATE_CHANGE_CAUSE_UNDEFINED));
     rsp__eim_audit(s, eid, 0, "state_change", detail, rsp_msg_slice(NULL, 0));
   }
-  for (int i = 0; rc == RSP_OK && !done && i < DELIVERY_STEPS; i++)
-    rc = deliver_step(s, &d, a, &races, &done);
+  for (int i = 0; rc == RSP_OK && !done && i < DELIVERY_STEPS; i++) {
+    if (i > 0) rc = next_head(s, eid, &head);
+    if (rc == RSP_OK) rc = deliver_step(s, &d, &head, a, &races, &done);
+  }
   if (rc == RSP_OK && a->kind == RSP__EIM_ANS_NONE) answer_error(a, NO_EIM_PACKAGE_AVAILABLE);
 out:
+  rsp_eim_operation_free(&head);
   rsp_eim_device_free(&d);
   return rc;
 }

@@ -425,6 +425,25 @@ void rsp_eim_store_close(struct rsp_eim_store *s) {
   if (store_ok(s)) s->ops->close(s);
 }
 
+rsp_err_t rsp_eim_store_set_touch_interval(struct rsp_eim_store *s, unsigned ms) {
+  if (!store_ok(s)) return BAD("NULL");
+  return s->ops->set_touch_interval ? s->ops->set_touch_interval(s, ms) : RSP_E_UNSUPPORTED;
+}
+
+rsp_err_t rsp_eim_store_flush(struct rsp_eim_store *s) {
+  if (!store_ok(s)) return BAD("NULL");
+  return s->ops->flush ? s->ops->flush(s, false) : RSP_OK;
+}
+
+rsp_err_t rsp_eim_store_flush_due(struct rsp_eim_store *s) {
+  if (!store_ok(s)) return BAD("NULL");
+  return s->ops->flush ? s->ops->flush(s, true) : RSP_OK;
+}
+
+size_t rsp_eim_store_touches_held(struct rsp_eim_store *s) {
+  return store_ok(s) && s->ops->touches_held ? s->ops->touches_held(s) : 0;
+}
+
 rsp_err_t rsp_eim_store_device_register(struct rsp_eim_store *s, const struct rsp_eim_device_new *d,
                                         int64_t now) {
   if (!store_ok(s) || !d || !time_ok(now)) return BAD("NULL or bad time");
@@ -468,6 +487,36 @@ rsp_err_t rsp_eim_store_device_touch(struct rsp_eim_store *s, const char *eid, i
                                      const uint8_t *rplmn) {
   if (!store_ok(s) || !eid_ok(eid) || !time_ok(now)) return BAD("NULL, EID or time");
   return s->ops->device_touch(s, eid, now, rplmn);
+}
+
+/* A backend without device_poll: the three calls it stands for, one after the other. */
+static rsp_err_t poll_by_parts(struct rsp_eim_store *s, const char *eid, int64_t now,
+                               const uint8_t *rplmn, struct rsp_eim_device *out,
+                               struct rsp_eim_operation *head) {
+  size_t expired = 0;
+  rsp_err_t rc = s->ops->device_get(s, eid, out);
+  if (rc == RSP_OK) rc = s->ops->device_touch(s, eid, now, rplmn);
+  if (rc == RSP_OK) {
+    rsp__eim_touch_merge(&out->last_seen, &out->has_rplmn, out->rplmn, now, rplmn);
+    rc = s->ops->next_for_delivery(s, eid, now, head, &expired);
+    if (rc == RSP_E_NOT_FOUND) rc = RSP_OK; /* the device exists: nothing deliverable */
+  }
+  return rc;
+}
+
+rsp_err_t rsp_eim_store_device_poll(struct rsp_eim_store *s, const char *eid, int64_t now,
+                                    const uint8_t *rplmn, struct rsp_eim_device *out,
+                                    struct rsp_eim_operation *head) {
+  rsp_err_t rc;
+  if (!store_ok(s) || !eid_ok(eid) || !time_ok(now) || !out || !head)
+    return BAD("NULL, EID or time");
+  rc = s->ops->device_poll ? s->ops->device_poll(s, eid, now, rplmn, out, head)
+                           : poll_by_parts(s, eid, now, rplmn, out, head);
+  if (rc != RSP_OK || head->id == 0) {
+    rsp_eim_operation_free(head);
+    rsp_eim_operation_init(head);
+  }
+  return rc;
 }
 
 rsp_err_t rsp_eim_store_profiles_set(struct rsp_eim_store *s, const char *eid,

@@ -106,14 +106,22 @@ int rsp_eim_store_sqlite_schema_version(void) { return (int)COUNT(migrations); }
 
 /* ---- statements ------------------------------------------------------------------------------ */
 
-#define OP_COLS                                                                                    \
-  "id, eid, seq, kind, spec, state, not_before, expires_at, created, counter,"                     \
-  " eim_transaction_id, package, sent_count, last_sent, checked_count, result, result_seq,"        \
-  " result_summary, done_at, error, rolled_back"
+/* The columns of an operation row and of a device row, each name prefixed with `t` ("" or an
+ * alias such as "d."), in the order op_read and device_read read them. */
+#define OP_COLS_OF(t)                                                                              \
+  t "id, " t "eid, " t "seq, " t "kind, " t "spec, " t "state, " t "not_before, " t                \
+    "expires_at, " t "created, " t "counter, " t "eim_transaction_id, " t "package, " t            \
+    "sent_count, " t "last_sent, " t "checked_count, " t "result, " t "result_seq, " t             \
+    "result_summary, " t "done_at, " t "error, " t "rolled_back"
+#define OP_COLS OP_COLS_OF("")
 
-#define DEVICE_COLS                                                                                \
-  "eid, eim_id, association_token, next_counter, euicc_cert, eum_cert, euicc_info2,"               \
-  " initial_config, created, last_seen, rplmn, enabled_iccid"
+#define DEVICE_COLS_OF(t)                                                                          \
+  t "eid, " t "eim_id, " t "association_token, " t "next_counter, " t "euicc_cert, " t             \
+    "eum_cert, " t "euicc_info2, " t "initial_config, " t "created, " t "last_seen, " t            \
+    "rplmn, " t "enabled_iccid"
+#define DEVICE_COLS DEVICE_COLS_OF("")
+#define DEVICE_NCOLS 12 /* the first column of the head in Q_DEVICE_POLL */
+#define POLL_COLS DEVICE_COLS_OF("d.") ", " OP_COLS_OF("h.")
 
 #define NOTIF_COLS "eid, seq_number, kind, iccid, der, received, forwarded_at, forward_address"
 
@@ -126,6 +134,7 @@ enum query {
   Q_AUDIT,
   Q_DEVICE_INSERT,
   Q_DEVICE_GET,
+  Q_DEVICE_POLL,
   Q_DEVICE_EXISTS,
   Q_DEVICE_COUNTER,
   Q_DEVICE_SET_COUNTER,
@@ -171,6 +180,13 @@ static const char *const sql[Q__COUNT] = {
                         " initial_config, euicc_cert, eum_cert, created)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     [Q_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE eid = ?",
+    /* A poll: the device and its queue head (as Q_OP_HEAD, a correlated subquery over the
+     * partial index operations_open, then the head's row by id) in one statement, so one
+     * snapshot; no head: NULL columns. */
+    [Q_DEVICE_POLL] = "SELECT " POLL_COLS " FROM devices d LEFT JOIN operations h"
+                      " ON h.id = (SELECT id FROM operations WHERE eid = d.eid"
+                      " AND state IN ('queued', 'sent') ORDER BY seq LIMIT 1)"
+                      " WHERE d.eid = ?1",
     [Q_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE eid = ?",
     [Q_DEVICE_COUNTER] = "SELECT eim_id, next_counter FROM devices WHERE eid = ?",
     [Q_DEVICE_SET_COUNTER] = "UPDATE devices SET next_counter = ?3 WHERE eid = ?1"
@@ -182,9 +198,14 @@ static const char *const sql[Q__COUNT] = {
     [Q_DEVICE_DATA] = "UPDATE devices SET euicc_cert = coalesce(?2, euicc_cert),"
                       " eum_cert = coalesce(?3, eum_cert), euicc_info2 = coalesce(?4, euicc_info2),"
                       " association_token = CASE WHEN ?5 THEN ?6 ELSE association_token END,"
-                      " last_seen = ?7 WHERE eid = ?1",
-    [Q_DEVICE_TOUCH] = "UPDATE devices SET last_seen = ?2, rplmn = coalesce(?3, rplmn)"
-                       " WHERE eid = ?1",
+                      " last_seen = max(coalesce(last_seen, ?7), ?7) WHERE eid = ?1",
+    /* One held poll (rsp__eim_touch_merge's rule): last_seen never moves backwards, whichever
+     * handle or process writes last; the rPLMN only from a poll at least as recent. The
+     * right-hand sides all see the row as it was. */
+    [Q_DEVICE_TOUCH] = "UPDATE devices SET"
+                       " rplmn = CASE WHEN ?3 IS NOT NULL AND ?2 >= coalesce(last_seen, ?2)"
+                       " THEN ?3 ELSE rplmn END,"
+                       " last_seen = max(coalesce(last_seen, ?2), ?2) WHERE eid = ?1",
     [Q_DEVICE_ENABLED] = "UPDATE devices SET enabled_iccid = ?2 WHERE eid = ?1",
     [Q_PROFILES_DELETE] = "DELETE FROM profiles WHERE eid = ?",
     [Q_PROFILE_INSERT] = "INSERT INTO profiles (eid, iccid, state, name, class, updated)"
@@ -241,6 +262,12 @@ struct sq_store {
   struct rsp_eim_store base; /* first: the public functions see only this */
   sqlite3 *db;
   sqlite3_stmt *st[Q__COUNT];
+  /* Polls recorded and not written yet (docs/eim.md "Polls: last_seen and rPLMN"), written
+   * oldest first in batches of RSP_EIM_TOUCH_BATCH_MAX: when the oldest is touch_ms old, with any
+   * transaction begin() opens, and at close. */
+  struct rsp__eim_touches touches;
+  unsigned touch_ms;      /* 0: every touch written at once */
+  size_t touches_carried; /* how many the open transaction wrote: dropped once it commits */
 };
 
 static struct sq_store *SQ(struct rsp_eim_store *s) { return (struct sq_store *)s; }
@@ -297,11 +324,32 @@ static rsp_err_t run(struct sq_store *s, enum query id) {
   return st ? step_done(s, st) : RSP_E_IO;
 }
 
-static rsp_err_t begin(struct sq_store *s) { return run(s, Q_BEGIN); }
+static rsp_err_t touches_write(struct sq_store *s, size_t k);
+
+/* Opens a write transaction (the write lock taken first). The oldest polls the handle holds (a
+ * batch of at most RSP_EIM_TOUCH_BATCH_MAX) ride along: written now, under the lock this
+ * transaction takes anyway, and committed with it (or kept for later if it rolls back), so a
+ * state change costs no extra commit for them. */
+static rsp_err_t begin(struct sq_store *s) {
+  size_t k = s->touches.n < RSP_EIM_TOUCH_BATCH_MAX ? s->touches.n : RSP_EIM_TOUCH_BATCH_MAX;
+  rsp_err_t rc = run(s, Q_BEGIN);
+  if (rc != RSP_OK || k == 0) return rc;
+  if ((rc = touches_write(s, k)) == RSP_OK) {
+    s->touches_carried = k;
+    return RSP_OK;
+  }
+  run(s, Q_ROLLBACK);
+  return rc;
+}
 
 /* Commits when rc is RSP_OK, else rolls back; returns rc or the commit's failure. */
 static rsp_err_t end(struct sq_store *s, rsp_err_t rc) {
-  if (rc == RSP_OK && (rc = run(s, Q_COMMIT)) == RSP_OK) return RSP_OK;
+  size_t carried = s->touches_carried;
+  s->touches_carried = 0;
+  if (rc == RSP_OK && (rc = run(s, Q_COMMIT)) == RSP_OK) {
+    if (carried) rsp__eim_touches_drop(&s->touches, carried);
+    return RSP_OK;
+  }
   if (!sqlite3_get_autocommit(s->db)) run(s, Q_ROLLBACK);
   return rc;
 }
@@ -458,10 +506,16 @@ static rsp_err_t migrate(sqlite3 *db) {
   return rc;
 }
 
+static rsp_err_t touches_flush(struct sq_store *s, bool due_only);
+
 static void sq_close(struct rsp_eim_store *base) {
   struct sq_store *s = SQ(base);
+  if (s->touches.n && touches_flush(s, false) != RSP_OK)
+    rsp_log(RSP_LOG_ERROR, RSP__EIM_COMP, "store: the last polls of %zu devices are lost at close",
+            s->touches.n);
   for (size_t i = 0; i < Q__COUNT; i++) sqlite3_finalize(s->st[i]);
   sqlite3_close(s->db);
+  rsp__eim_touches_free(&s->touches);
   rsp_free(s);
 }
 
@@ -474,6 +528,8 @@ rsp_err_t rsp_eim_store_sqlite_open(const char *path, struct rsp_eim_store **out
   if (!path || !path[0] || !out) return RSP_E_INVALID_ARG;
   if (!(s = rsp_calloc(1, sizeof *s))) return RSP_E_NOMEM;
   s->base.ops = &sqlite_ops;
+  rsp__eim_touches_init(&s->touches);
+  s->touch_ms = RSP_EIM_TOUCH_INTERVAL_MS;
   /* One handle per thread (documented), so SQLite's own per-connection mutex is not needed. */
   if (sqlite3_open_v2(path, &s->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -536,6 +592,36 @@ static rsp_err_t sq_device_register(struct rsp_eim_store *base, const struct rsp
   return end(s, rc);
 }
 
+/* This handle's poll of `eid` not written yet, applied over what the file says. */
+static void touch_show(const struct sq_store *s, const char *eid, int64_t *last_seen,
+                       bool *has_rplmn, uint8_t rplmn[RSP_EIM_RPLMN_LEN]) {
+  const struct rsp__eim_touch *t = rsp__eim_touches_find(&s->touches, eid);
+  if (t)
+    rsp__eim_touch_merge(last_seen, has_rplmn, rplmn, t->last_seen, t->has_rplmn ? t->rplmn : NULL);
+}
+
+/* Fills `d` from the DEVICE_COLS of a row, starting at column `b`. */
+static rsp_err_t device_read(const struct sq_store *s, sqlite3_stmt *st, int b,
+                             struct rsp_eim_device *d) {
+  rsp_err_t rc;
+  col_text(st, b + 0, d->eid, sizeof d->eid);
+  col_text(st, b + 1, d->eim_id, sizeof d->eim_id);
+  d->has_association_token = sqlite3_column_type(st, b + 2) != SQLITE_NULL;
+  d->association_token = sqlite3_column_int64(st, b + 2);
+  d->next_counter = sqlite3_column_int64(st, b + 3);
+  rc = col_buf(st, b + 4, &d->euicc_cert);
+  if (rc == RSP_OK) rc = col_buf(st, b + 5, &d->eum_cert);
+  if (rc == RSP_OK) rc = col_buf(st, b + 6, &d->euicc_info2);
+  if (rc == RSP_OK) rc = col_buf(st, b + 7, &d->initial_config);
+  d->created = sqlite3_column_int64(st, b + 8);
+  d->last_seen = col_int_or(st, b + 9, 0);
+  d->has_rplmn = sqlite3_column_bytes(st, b + 10) == RSP_EIM_RPLMN_LEN;
+  if (d->has_rplmn) memcpy(d->rplmn, sqlite3_column_blob(st, b + 10), RSP_EIM_RPLMN_LEN);
+  col_text(st, b + 11, d->enabled_iccid, sizeof d->enabled_iccid);
+  touch_show(s, d->eid, &d->last_seen, &d->has_rplmn, d->rplmn);
+  return rc;
+}
+
 static rsp_err_t sq_device_get(struct rsp_eim_store *base, const char *eid,
                                struct rsp_eim_device *d) {
   struct sq_store *s = SQ(base);
@@ -544,20 +630,7 @@ static rsp_err_t sq_device_get(struct rsp_eim_store *base, const char *eid,
   if (!st) return RSP_E_IO;
   sqlite3_bind_text(st, 1, eid, -1, SQLITE_STATIC);
   if ((rc = step_row(s, st)) != RSP_OK) return rc;
-  col_text(st, 0, d->eid, sizeof d->eid);
-  col_text(st, 1, d->eim_id, sizeof d->eim_id);
-  d->has_association_token = sqlite3_column_type(st, 2) != SQLITE_NULL;
-  d->association_token = sqlite3_column_int64(st, 2);
-  d->next_counter = sqlite3_column_int64(st, 3);
-  rc = col_buf(st, 4, &d->euicc_cert);
-  if (rc == RSP_OK) rc = col_buf(st, 5, &d->eum_cert);
-  if (rc == RSP_OK) rc = col_buf(st, 6, &d->euicc_info2);
-  if (rc == RSP_OK) rc = col_buf(st, 7, &d->initial_config);
-  d->created = sqlite3_column_int64(st, 8);
-  d->last_seen = col_int_or(st, 9, 0);
-  d->has_rplmn = sqlite3_column_bytes(st, 10) == RSP_EIM_RPLMN_LEN;
-  if (d->has_rplmn) memcpy(d->rplmn, sqlite3_column_blob(st, 10), RSP_EIM_RPLMN_LEN);
-  col_text(st, 11, d->enabled_iccid, sizeof d->enabled_iccid);
+  rc = device_read(s, st, 0, d);
   sqlite3_reset(st);
   return rc;
 }
@@ -581,6 +654,11 @@ static rsp_err_t sq_device_list(struct rsp_eim_store *base, const char *after,
     d->last_seen = col_int_or(st, 4, 0);
     col_text(st, 5, d->enabled_iccid, sizeof d->enabled_iccid);
     d->pending = sqlite3_column_int64(st, 6);
+    if (s->touches.n) {
+      bool has_rplmn = false;
+      uint8_t rplmn[RSP_EIM_RPLMN_LEN];
+      touch_show(s, d->eid, &d->last_seen, &has_rplmn, rplmn);
+    }
   }
   sqlite3_reset(st);
   return rc == RSP_E_NOT_FOUND || *out_len == out_size ? RSP_OK : rc;
@@ -615,19 +693,76 @@ static rsp_err_t sq_device_update_euicc_data(struct rsp_eim_store *base, const c
   return end(s, rc);
 }
 
+/* ---- polls: last_seen and rPLMN, written in batches ------------------------------------------ */
+
+/* Writes the k oldest held polls, inside the transaction begin() opened. Devices are never
+ * deleted, so each UPDATE finds its row. */
+static rsp_err_t touches_write(struct sq_store *s, size_t k) {
+  rsp_err_t rc = RSP_OK;
+  for (size_t i = 0; rc == RSP_OK && i < k; i++) {
+    const struct rsp__eim_touch *t = &s->touches.v[i];
+    sqlite3_stmt *st = stmt(s, Q_DEVICE_TOUCH);
+    if (!st) return RSP_E_IO;
+    sqlite3_bind_text(st, 1, t->eid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, t->last_seen);
+    bind_blob(st, 3, (struct rsp_slice){t->has_rplmn ? t->rplmn : NULL, RSP_EIM_RPLMN_LEN});
+    rc = step_done(s, st);
+  }
+  return rc;
+}
+
+/* Writes the oldest batch of held polls in a transaction of its own (begin() writes them, end()
+ * drops them once committed); kept for the next attempt on failure. */
+static rsp_err_t touches_flush_batch(struct sq_store *s) {
+  rsp_err_t rc = begin(s);
+  return rc == RSP_OK ? end(s, RSP_OK) : rc;
+}
+
+/* Writes every held poll, or those that waited for the interval, batch after batch. */
+static rsp_err_t touches_flush(struct sq_store *s, bool due_only) {
+  rsp_err_t rc = RSP_OK;
+  while (rc == RSP_OK && s->touches.n &&
+         (!due_only || rsp__eim_touches_due(&s->touches, s->touch_ms)))
+    rc = touches_flush_batch(s);
+  return rc;
+}
+
+/* Holds a poll. When the oldest held is touch_ms old, writes one batch (the oldest): a busy
+ * handle drains a large backlog a batch per poll instead of stalling one poll for all of it; a
+ * full table also writes one batch first; touch_ms 0 writes at once. A failed write of a due
+ * batch is logged and retried by the next poll: the polls stay held, and this one is recorded. */
+static rsp_err_t touch_record(struct sq_store *s, const char *eid, int64_t now,
+                              const uint8_t *rplmn) {
+  rsp_err_t rc = rsp__eim_touches_add(&s->touches, eid, now, rplmn);
+  if (rc == RSP_E_BUF_CAP || rc == RSP_E_NOMEM) {
+    if ((rc = touches_flush_batch(s)) == RSP_OK)
+      rc = rsp__eim_touches_add(&s->touches, eid, now, rplmn);
+  }
+  if (rc != RSP_OK) return rc;
+  if (s->touch_ms == 0) return touches_flush(s, false);
+  if (rsp__eim_touches_due(&s->touches, s->touch_ms) && (rc = touches_flush_batch(s)) != RSP_OK)
+    rsp_log(RSP_LOG_WARN, RSP__EIM_COMP, "store: polls of %zu devices not written yet: %s",
+            s->touches.n, rsp_strerror(rc));
+  return RSP_OK;
+}
+
 static rsp_err_t sq_device_touch(struct rsp_eim_store *base, const char *eid, int64_t now,
                                  const uint8_t *rplmn) {
   struct sq_store *s = SQ(base);
-  sqlite3_stmt *st = stmt(s, Q_DEVICE_TOUCH);
-  rsp_err_t rc;
-  if (!st) return RSP_E_IO;
-  sqlite3_bind_text(st, 1, eid, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, now);
-  bind_blob(st, 3, (struct rsp_slice){rplmn, rplmn ? RSP_EIM_RPLMN_LEN : 0});
-  rc = step_done(s, st);
-  if (rc == RSP_OK && sqlite3_changes(s->db) != 1) rc = RSP_E_NOT_FOUND;
-  return rc;
+  rsp_err_t rc = device_exists(s, eid);
+  return rc == RSP_OK ? touch_record(s, eid, now, rplmn) : rc;
 }
+
+static rsp_err_t sq_flush(struct rsp_eim_store *base, bool due_only) {
+  return touches_flush(SQ(base), due_only);
+}
+
+static rsp_err_t sq_set_touch_interval(struct rsp_eim_store *base, unsigned ms) {
+  SQ(base)->touch_ms = ms;
+  return RSP_OK;
+}
+
+static size_t sq_touches_held(struct rsp_eim_store *base) { return SQ(base)->touches.n; }
 
 /* ---- profiles -------------------------------------------------------------------------------- */
 
@@ -696,38 +831,38 @@ static rsp_err_t sq_profiles_list(struct rsp_eim_store *base, const char *eid,
 
 /* ---- operations: reading --------------------------------------------------------------------- */
 
-/* Fills `op` (freed first) from a row of OP_COLS. */
-static rsp_err_t op_read(sqlite3_stmt *st, struct rsp_eim_operation *op) {
+/* Fills `op` (freed first) from the OP_COLS of a row, starting at column `b`. */
+static rsp_err_t op_read(sqlite3_stmt *st, int b, struct rsp_eim_operation *op) {
   char name[32];
-  int txlen = sqlite3_column_bytes(st, 10);
+  int txlen = sqlite3_column_bytes(st, b + 10);
   rsp_err_t rc;
   rsp_eim_operation_free(op);
   rsp_eim_operation_init(op);
-  op->id = sqlite3_column_int64(st, 0);
-  col_text(st, 1, op->eid, sizeof op->eid);
-  op->seq = sqlite3_column_int64(st, 2);
-  col_text(st, 3, name, sizeof name);
+  op->id = sqlite3_column_int64(st, b + 0);
+  col_text(st, b + 1, op->eid, sizeof op->eid);
+  op->seq = sqlite3_column_int64(st, b + 2);
+  col_text(st, b + 3, name, sizeof name);
   op->kind = rsp_eim_op_kind_parse(name);
-  col_text(st, 5, name, sizeof name);
+  col_text(st, b + 5, name, sizeof name);
   op->state = rsp_eim_op_state_parse(name);
-  op->not_before = sqlite3_column_int64(st, 6);
-  op->expires_at = col_int_or(st, 7, 0);
-  op->created = sqlite3_column_int64(st, 8);
-  op->counter = col_int_or(st, 9, RSP_EIM_NO_COUNTER);
+  op->not_before = sqlite3_column_int64(st, b + 6);
+  op->expires_at = col_int_or(st, b + 7, 0);
+  op->created = sqlite3_column_int64(st, b + 8);
+  op->counter = col_int_or(st, b + 9, RSP_EIM_NO_COUNTER);
   if (txlen < 0 || txlen > RSP_EIM_TXID_MAX || !op->kind || !op->state) return RSP_E_IO;
   op->eim_transaction_id_len = (size_t)txlen;
-  if (txlen) memcpy(op->eim_transaction_id, sqlite3_column_blob(st, 10), (size_t)txlen);
-  op->sent_count = sqlite3_column_int64(st, 12);
-  op->last_sent = col_int_or(st, 13, 0);
-  op->checked_count = sqlite3_column_int64(st, 14);
-  op->result_seq = col_int_or(st, 16, RSP_EIM_NO_SEQ);
-  op->done_at = col_int_or(st, 18, 0);
-  rc = col_strdup(st, 4, &op->spec);
-  if (rc == RSP_OK) rc = col_buf(st, 11, &op->package);
-  if (rc == RSP_OK) rc = col_buf(st, 15, &op->result);
-  if (rc == RSP_OK) rc = col_strdup(st, 17, &op->result_summary);
-  if (rc == RSP_OK) rc = col_strdup(st, 19, &op->error);
-  op->rolled_back = sqlite3_column_int64(st, 20) != 0;
+  if (txlen) memcpy(op->eim_transaction_id, sqlite3_column_blob(st, b + 10), (size_t)txlen);
+  op->sent_count = sqlite3_column_int64(st, b + 12);
+  op->last_sent = col_int_or(st, b + 13, 0);
+  op->checked_count = sqlite3_column_int64(st, b + 14);
+  op->result_seq = col_int_or(st, b + 16, RSP_EIM_NO_SEQ);
+  op->done_at = col_int_or(st, b + 18, 0);
+  rc = col_strdup(st, b + 4, &op->spec);
+  if (rc == RSP_OK) rc = col_buf(st, b + 11, &op->package);
+  if (rc == RSP_OK) rc = col_buf(st, b + 15, &op->result);
+  if (rc == RSP_OK) rc = col_strdup(st, b + 17, &op->result_summary);
+  if (rc == RSP_OK) rc = col_strdup(st, b + 19, &op->error);
+  op->rolled_back = sqlite3_column_int64(st, b + 20) != 0;
   return rc;
 }
 
@@ -735,7 +870,7 @@ static rsp_err_t op_read(sqlite3_stmt *st, struct rsp_eim_operation *op) {
 static rsp_err_t op_select(struct sq_store *s, sqlite3_stmt *st, struct rsp_eim_operation *op) {
   rsp_err_t rc = step_row(s, st);
   if (rc != RSP_OK) return rc;
-  rc = op_read(st, op);
+  rc = op_read(st, 0, op);
   sqlite3_reset(st);
   if (rc == RSP_E_IO) rsp_log(RSP_LOG_ERROR, RSP__EIM_COMP, "store: unreadable operation row");
   return rc;
@@ -798,7 +933,7 @@ static rsp_err_t sq_op_list(struct rsp_eim_store *base, const char *eid, int64_t
   while (out->n < limit && (rc = step_row(s, st)) == RSP_OK) {
     if (out->n == size && (rc = list_grow(out, &size, limit)) != RSP_OK) break;
     rsp_eim_operation_init(&out->v[out->n]);
-    rc = op_read(st, &out->v[out->n++]);
+    rc = op_read(st, 0, &out->v[out->n++]);
     if (rc != RSP_OK) break;
   }
   sqlite3_reset(st);
@@ -937,6 +1072,40 @@ static rsp_err_t sq_next_for_delivery(struct rsp_eim_store *base, const char *ei
     rsp_eim_operation_init(op);
   }
   return found;
+}
+
+/* A poll reads the device and its queue head in one statement: one snapshot, no lock beyond the
+ * read, and nothing written when the queue is empty or not due (the poll itself is held in
+ * memory, touch_record). Only an expired head goes on to next_for_delivery, which marks the
+ * expiries under the write lock and finds the head behind them. */
+static rsp_err_t sq_device_poll(struct rsp_eim_store *base, const char *eid, int64_t now,
+                                const uint8_t *rplmn, struct rsp_eim_device *d,
+                                struct rsp_eim_operation *head) {
+  struct sq_store *s = SQ(base);
+  sqlite3_stmt *st = stmt(s, Q_DEVICE_POLL);
+  size_t expired = 0;
+  bool has_head;
+  rsp_err_t rc;
+  if (!st) return RSP_E_IO;
+  sqlite3_bind_text(st, 1, eid, -1, SQLITE_STATIC);
+  if ((rc = step_row(s, st)) != RSP_OK) return rc;
+  rc = device_read(s, st, 0, d);
+  has_head = sqlite3_column_type(st, DEVICE_NCOLS) != SQLITE_NULL;
+  if (rc == RSP_OK && has_head && (rc = op_read(st, DEVICE_NCOLS, head)) == RSP_E_IO)
+    rsp_log(RSP_LOG_ERROR, RSP__EIM_COMP, "store: unreadable operation row");
+  sqlite3_reset(st);
+  if (rc == RSP_OK) rc = touch_record(s, eid, now, rplmn);
+  if (rc != RSP_OK) return rc;
+  touch_show(s, eid, &d->last_seen, &d->has_rplmn, d->rplmn);
+  if (has_head && op_expired(head, now)) {
+    rc = sq_next_for_delivery(base, eid, now, head, &expired);
+    return rc == RSP_E_NOT_FOUND ? RSP_OK : rc;
+  }
+  if (has_head && head->state == RSP_EIM_OP_QUEUED && head->not_before > now) {
+    rsp_eim_operation_free(head);
+    rsp_eim_operation_init(head);
+  }
+  return RSP_OK;
 }
 
 /* Whether another operation of the device comes before `op` and is still open. */
@@ -1415,4 +1584,8 @@ static const struct rsp_eim_store_ops sqlite_ops = {
     .audit_list = sq_audit_list,
     .audit_add = sq_audit_add,
     .stats = sq_stats,
+    .device_poll = sq_device_poll,
+    .flush = sq_flush,
+    .set_touch_interval = sq_set_touch_interval,
+    .touches_held = sq_touches_held,
 };

@@ -7,6 +7,7 @@
  * driven through the port.
  *
  *   test_eim_service RSP_PKI_BINARY */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ static const char *pki_bin;
 static char pki_dir[600], ci_dir[700], eid[RSP_EID_DIGITS + 1];
 /* The relay the next world_open gives its service (indirect downloads), NULL: none. */
 static struct rsp_eim_relay *world_relay;
+/* The store file of the next world_open, NULL: a private in-memory store. */
+static const char *world_store_path;
 
 /* ---- the world: card, IPA, store, service, and a port that can lose messages -------------------
  */
@@ -214,7 +217,7 @@ static void world_open(struct world *w, bool with_certs) {
   install(w->card, ICCID_1, true);
   install(w->card, ICCID_2, false);
   int64_t token = add_initial_eim(w);
-  CHECK_OK(rsp_eim_store_sqlite_open(":memory:", &w->store));
+  CHECK_OK(rsp_eim_store_sqlite_open(world_store_path ? world_store_path : ":memory:", &w->store));
   snprintf(path, sizeof path, "%s/euicc/%s/cert.der", pki_dir, eid);
   euicc = rsp_test_read_file(path, &euicc_len);
   snprintf(path, sizeof path, "%s/eum/cert.der", pki_dir);
@@ -804,6 +807,78 @@ static void bad_spec_skipped(void) {
 }
 
 /* notifyStateChange is recorded (audit, last seen), nothing is queued. */
+/* PRAGMA data_version of a watching connection: it changes when another connection commits. */
+static int64_t data_version(sqlite3 *db) {
+  sqlite3_stmt *st = NULL;
+  int64_t v = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* The device's last_seen as another handle on the file sees it. */
+static int64_t seen_elsewhere(const char *path) {
+  struct rsp_eim_store *o = NULL;
+  struct rsp_eim_device d;
+  int64_t v = -1;
+  rsp_eim_device_init(&d);
+  CHECK_OK(rsp_eim_store_sqlite_open(path, &o));
+  if (o && rsp_eim_store_device_get(o, eid, &d) == RSP_OK) v = d.last_seen;
+  rsp_eim_device_free(&d);
+  rsp_eim_store_close(o);
+  return v;
+}
+
+/* A poll with an empty queue commits nothing (one read; last_seen held in memory): its handle
+ * shows it at once, the file gets it with the next state change or flush. */
+static void empty_poll(void) {
+  struct world w;
+  char dir[600], path[700];
+  sqlite3 *watch = NULL;
+  struct rsp_eim_device d;
+  snprintf(dir, sizeof dir, "%s", rsp_test_tmpdir("eim_service_poll"));
+  snprintf(path, sizeof path, "%s/eim.db", dir);
+  world_store_path = path;
+  world_open(&w, true);
+  world_store_path = NULL;
+  CHECK(sqlite3_open_v2(path, &watch, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+  int64_t v0 = data_version(watch);
+  w.now += 60;
+  for (int i = 0; i < 3; i++) CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_EQ(w.ipa.stats.packages, 0);
+  CHECK_EQ(data_version(watch), v0); /* no commit */
+  device(&w, &d);
+  CHECK_EQ(d.last_seen, w.now);
+  rsp_eim_device_free(&d);
+  CHECK(seen_elsewhere(path) < w.now);
+  /* A poll that sends a package commits the poll with the package (one transaction). */
+  w.now += 60;
+  int64_t id = enqueue(&w, "{\"kind\":\"psmo\",\"psmos\":[{\"listProfileInfo\":{}}]}");
+  CHECK_EQ(seen_elsewhere(path), w.now - 60); /* the enqueue carried the held poll */
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_OP(&w, id, RSP_EIM_OP_DONE, NULL);
+  CHECK_EQ(seen_elsewhere(path), w.now);
+  /* Empty again: held until the flush. */
+  w.now += 60;
+  v0 = data_version(watch);
+  CHECK_OK(rsp_ipa_poll(&w.ipa));
+  CHECK_EQ(data_version(watch), v0);
+  CHECK_EQ(seen_elsewhere(path), w.now - 60);
+  CHECK_OK(rsp_eim_store_flush(w.store));
+  CHECK(data_version(watch) != v0);
+  CHECK_EQ(seen_elsewhere(path), w.now);
+  sqlite3_close(watch);
+  world_close(&w);
+  for (const char *const *x = (const char *const[]){"", "-wal", "-shm", NULL}; *x; x++) {
+    char f[720];
+    snprintf(f, sizeof f, "%s%s", path, *x);
+    remove(f);
+  }
+  remove(dir);
+}
+
 static void state_change(void) {
   struct world w;
   world_open(&w, true);
@@ -1220,6 +1295,7 @@ int main(int argc, char **argv) {
       T(pir_notification_forged),
       T(rollback_view),
       T(arguments),
+      T(empty_poll),
   };
   if (argc < 2) {
     fprintf(stderr, "usage: %s RSP_PKI_BINARY\n", argv[0]);

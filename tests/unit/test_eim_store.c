@@ -298,7 +298,16 @@ static void bad_arguments(void) {
     CHECK_ERR(enq(s, bad_eids[i], RSP_EIM_OP_PSMO, 0, 0, T0, &id), RSP_E_INVALID_ARG);
     CHECK_ERR(rsp_eim_store_next_for_delivery(s, bad_eids[i], T0, &op, NULL), RSP_E_INVALID_ARG);
     CHECK_ERR(rsp_eim_store_device_touch(s, bad_eids[i], T0, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_poll(s, bad_eids[i], T0, NULL, &dev, &op), RSP_E_INVALID_ARG);
   }
+  CHECK_ERR(rsp_eim_store_device_poll(NULL, eid, T0, NULL, &dev, &op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_poll(s, eid, T0, NULL, NULL, &op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_poll(s, eid, T0, NULL, &dev, NULL), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_poll(s, eid, -1, NULL, &dev, &op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_flush(NULL), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_flush_due(NULL), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_set_touch_interval(NULL, 0), RSP_E_INVALID_ARG);
+  CHECK_EQ(rsp_eim_store_touches_held(NULL), 0);
   CHECK_ERR(reg(NULL, eid, 1), RSP_E_INVALID_ARG);
   CHECK_ERR(reg(s, NULL, 1), RSP_E_INVALID_ARG);
   CHECK_ERR(reg(s, eid, -1), RSP_E_INVALID_ARG);
@@ -487,6 +496,9 @@ static void unknown_eid(void) {
   CHECK_EQ(id, 0);
   CHECK_ERR(rsp_eim_store_device_get(s, other, &d), RSP_E_NOT_FOUND);
   CHECK_ERR(rsp_eim_store_device_touch(s, other, T0, NULL), RSP_E_NOT_FOUND);
+  CHECK_ERR(rsp_eim_store_device_poll(s, other, T0, NULL, &d, &op), RSP_E_NOT_FOUND);
+  CHECK_EQ(op.id, 0);
+  CHECK_EQ(rsp_eim_store_touches_held(s), 0); /* nothing recorded for an unknown EID */
   CHECK_ERR(rsp_eim_store_op_list(s, other, 0, 10, &l), RSP_E_NOT_FOUND);
   CHECK_ERR(rsp_eim_store_next_for_delivery(s, other, T0, &op, NULL), RSP_E_NOT_FOUND);
   CHECK_ERR(rsp_eim_store_op_get(s, 1234, &op), RSP_E_NOT_FOUND);
@@ -1130,6 +1142,353 @@ static void devices(void) {
   rsp_eim_store_close(s);
 }
 
+/* ---- polls: device_poll and the batched last_seen -------------------------------------------- */
+
+/* The device and its deliverable head in one call: the same head as next_for_delivery. */
+static void device_poll(void) {
+  struct rsp_eim_store *s = open_store(":memory:");
+  char eid[RSP_EID_DIGITS + 1], eid2[RSP_EID_DIGITS + 1];
+  struct rsp_eim_device d;
+  struct rsp_eim_operation head, ref;
+  static const uint8_t rplmn[3] = {0x32, 0xF4, 0x51};
+  int64_t later = 0, now_op = 0, gone = 0, behind = 0, counter = 0;
+  eid_of(1, eid);
+  eid_of(2, eid2);
+  CHECK_OK(reg(s, eid, 7));
+  CHECK_OK(reg(s, eid2, 1));
+  rsp_eim_device_init(&d);
+  rsp_eim_operation_init(&head);
+  rsp_eim_operation_init(&ref);
+  /* Empty queue: the device, no head, the poll held and shown to this handle. */
+  CHECK_OK(rsp_eim_store_device_poll(s, eid, T0 + 5, rplmn, &d, &head));
+  CHECK_STR(d.eid, eid);
+  CHECK_STR(d.eim_id, EIM_ID);
+  CHECK_EQ(d.next_counter, 7);
+  CHECK_EQ(d.last_seen, T0 + 5);
+  CHECK(d.has_rplmn);
+  CHECK_MEM(d.rplmn, rplmn, 3);
+  CHECK_EQ(head.id, 0);
+  CHECK_EQ(rsp_eim_store_touches_held(s), 1);
+  /* A state change writes the held poll with itself. */
+  CHECK_OK(enq(s, eid, RSP_EIM_OP_PSMO, T0 + 100, 0, T0, &later));
+  CHECK_EQ(rsp_eim_store_touches_held(s), 0);
+  CHECK_OK(enq(s, eid, RSP_EIM_OP_PSMO, 0, 0, T0, &now_op));
+  /* A head not due yet holds back the queue, as next_for_delivery does. */
+  CHECK_OK(rsp_eim_store_device_poll(s, eid, T0 + 10, NULL, &d, &head));
+  CHECK_EQ(head.id, 0);
+  CHECK_ERR(rsp_eim_store_next_for_delivery(s, eid, T0 + 10, &ref, NULL), RSP_E_NOT_FOUND);
+  CHECK_EQ(d.last_seen, T0 + 10);
+  CHECK_MEM(d.rplmn, rplmn, 3); /* a poll without rPLMN keeps it */
+  CHECK_OK(rsp_eim_store_device_poll(s, eid, T0 + 100, NULL, &d, &head));
+  CHECK_EQ(head.id, later);
+  CHECK_EQ(head.state, RSP_EIM_OP_QUEUED);
+  CHECK_STR(head.spec, SPEC);
+  CHECK_OK(rsp_eim_store_next_for_delivery(s, eid, T0 + 100, &ref, NULL));
+  CHECK_EQ(ref.id, head.id);
+  CHECK_EQ(rsp_eim_store_delivery_decision(&head, T0 + 100), RSP_EIM_DELIVERY_SEND_NEW);
+  /* A sent head comes back for redelivery, with its package. */
+  CHECK_OK(send_head(s, &head, NULL, 0, T0 + 100, &counter));
+  CHECK_EQ(counter, 7);
+  CHECK_OK(rsp_eim_store_device_poll(s, eid, T0 + 101, NULL, &d, &head));
+  CHECK_EQ(head.id, later);
+  CHECK_EQ(head.state, RSP_EIM_OP_SENT);
+  CHECK(head.package.len > 0);
+  CHECK_EQ(d.next_counter, 8);
+  CHECK_EQ(rsp_eim_store_delivery_decision(&head, T0 + 101), RSP_EIM_DELIVERY_ASK_RESULTS);
+  /* An expired head is marked expired (audited) and the one behind it answers. */
+  CHECK_OK(enq(s, eid2, RSP_EIM_OP_PSMO, 0, T0 + 20, T0, &gone));
+  CHECK_OK(enq(s, eid2, RSP_EIM_OP_PSMO, 0, 0, T0, &behind));
+  CHECK_OK(rsp_eim_store_device_poll(s, eid2, T0 + 30, NULL, &d, &head));
+  CHECK_EQ(head.id, behind);
+  CHECK_EQ(d.last_seen, T0 + 30);
+  CHECK_OK(rsp_eim_store_op_get(s, gone, &ref));
+  CHECK_EQ(ref.state, RSP_EIM_OP_EXPIRED);
+  CHECK_EQ(audit_count(s, "expired"), 1);
+  CHECK_EQ(rsp_eim_store_touches_held(s), 0); /* written with the expiry */
+  (void)now_op;
+  rsp_eim_operation_free(&ref);
+  rsp_eim_operation_free(&head);
+  rsp_eim_device_free(&d);
+  rsp_eim_store_close(s);
+}
+
+/* last_seen and rPLMN of `eid` as the file has them (a fresh handle holds nothing). */
+static void seen_in_file(const char *path, const char *eid, int64_t *last_seen, uint8_t *rplmn) {
+  struct rsp_eim_store *o = open_store(path);
+  struct rsp_eim_device d;
+  rsp_eim_device_init(&d);
+  CHECK_OK(rsp_eim_store_device_get(o, eid, &d));
+  *last_seen = d.last_seen;
+  memset(rplmn, 0, 3);
+  if (d.has_rplmn) memcpy(rplmn, d.rplmn, 3);
+  rsp_eim_device_free(&d);
+  rsp_eim_store_close(o);
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+#define SEEN_INTERVAL_MS 300
+
+/* Polls are held in memory, shown to their own handle at once and to the file after the
+ * interval (the next poll or flush_due writes the batch), at close, or at once with interval 0. */
+static void last_seen_batched(void) {
+  const char *tmp = db_path("eim-seen");
+  char path[600], e1[RSP_EID_DIGITS + 1], e2[RSP_EID_DIGITS + 1];
+  static const uint8_t x[3] = {0x32, 0xF4, 0x51}, y[3] = {0x62, 0xF2, 0x10}, none[3] = {0};
+  struct rsp_eim_device_summary rows[4];
+  struct rsp_eim_device d;
+  uint8_t rp[3];
+  int64_t seen = 0;
+  size_t n = 0;
+  snprintf(path, sizeof path, "%s", tmp);
+  eid_of(1, e1);
+  eid_of(2, e2);
+  struct rsp_eim_store *a = open_store(path);
+  rsp_eim_device_init(&d);
+  CHECK_OK(reg(a, e1, 1));
+  CHECK_OK(reg(a, e2, 1));
+  CHECK_OK(rsp_eim_store_set_touch_interval(a, SEEN_INTERVAL_MS));
+  CHECK_OK(rsp_eim_store_device_touch(a, e1, T0 + 10, x));
+  CHECK_EQ(rsp_eim_store_touches_held(a), 1);
+  CHECK_OK(rsp_eim_store_device_get(a, e1, &d));
+  CHECK_EQ(d.last_seen, T0 + 10);
+  CHECK(d.has_rplmn && memcmp(d.rplmn, x, 3) == 0);
+  CHECK_OK(rsp_eim_store_device_list(a, NULL, rows, 4, &n));
+  CHECK_EQ(n, 2);
+  CHECK_EQ(rows[0].last_seen, T0 + 10);
+  CHECK_EQ(rows[1].last_seen, 0);
+  seen_in_file(path, e1, &seen, rp);
+  CHECK_EQ(seen, 0);
+  CHECK_OK(rsp_eim_store_flush_due(a)); /* not due yet */
+  CHECK_EQ(rsp_eim_store_touches_held(a), 1);
+  /* Once the oldest waited for the interval, the next poll writes the whole batch. */
+  sleep_ms(SEEN_INTERVAL_MS + 50);
+  CHECK_OK(rsp_eim_store_device_touch(a, e2, T0 + 11, NULL));
+  CHECK_EQ(rsp_eim_store_touches_held(a), 0);
+  seen_in_file(path, e1, &seen, rp);
+  CHECK_EQ(seen, T0 + 10);
+  CHECK_MEM(rp, x, 3);
+  seen_in_file(path, e2, &seen, rp);
+  CHECK_EQ(seen, T0 + 11);
+  CHECK_MEM(rp, none, 3);
+  /* An idle handle: its owner's timer calls flush_due. */
+  CHECK_OK(rsp_eim_store_device_touch(a, e1, T0 + 12, NULL));
+  sleep_ms(SEEN_INTERVAL_MS + 50);
+  CHECK_OK(rsp_eim_store_flush_due(a));
+  CHECK_EQ(rsp_eim_store_touches_held(a), 0);
+  seen_in_file(path, e1, &seen, rp);
+  CHECK_EQ(seen, T0 + 12);
+  CHECK_MEM(rp, x, 3);
+  /* Close writes what is held. */
+  CHECK_OK(rsp_eim_store_device_touch(a, e1, T0 + 13, y));
+  rsp_eim_store_close(a);
+  seen_in_file(path, e1, &seen, rp);
+  CHECK_EQ(seen, T0 + 13);
+  CHECK_MEM(rp, y, 3);
+  /* Interval 0: every touch is its own commit, as before batching. */
+  a = open_store(path);
+  CHECK_OK(rsp_eim_store_set_touch_interval(a, 0));
+  CHECK_OK(rsp_eim_store_device_touch(a, e2, T0 + 14, x));
+  CHECK_EQ(rsp_eim_store_touches_held(a), 0);
+  seen_in_file(path, e2, &seen, rp);
+  CHECK_EQ(seen, T0 + 14);
+  CHECK_MEM(rp, x, 3);
+  rsp_eim_store_close(a);
+  rsp_eim_device_free(&d);
+  cleanup();
+}
+
+/* Handles (or processes) write their batches in any order: last_seen never moves backwards and
+ * the rPLMN stays the one of the latest poll. A transaction carries the held polls; one that
+ * rolls back keeps them. A full batch is written before the next poll is held. */
+static void last_seen_never_backwards(void) {
+  const char *tmp = db_path("eim-seen-max");
+  char path[600], eid[RSP_EID_DIGITS + 1];
+  static const uint8_t x[3] = {0x32, 0xF4, 0x51}, y[3] = {0x62, 0xF2, 0x10};
+  static const uint8_t z[3] = {0x13, 0x00, 0x14}, w[3] = {0x99, 0xF9, 0x99};
+  struct rsp_eim_euicc_data ed = {0};
+  struct rsp_eim_device d;
+  uint8_t rp[3];
+  int64_t seen = 0, id = 0;
+  snprintf(path, sizeof path, "%s", tmp);
+  eid_of(1, eid);
+  struct rsp_eim_store *a = open_store(path), *b = open_store(path);
+  rsp_eim_device_init(&d);
+  CHECK_OK(reg(a, eid, 1));
+  CHECK_OK(rsp_eim_store_set_touch_interval(a, 600000));
+  CHECK_OK(rsp_eim_store_set_touch_interval(b, 600000));
+  CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 100, x));
+  CHECK_OK(rsp_eim_store_device_touch(b, eid, T0 + 50, y)); /* older, written last */
+  CHECK_OK(rsp_eim_store_flush(a));
+  CHECK_OK(rsp_eim_store_flush(b));
+  seen_in_file(path, eid, &seen, rp);
+  CHECK_EQ(seen, T0 + 100);
+  CHECK_MEM(rp, x, 3);
+  CHECK_OK(rsp_eim_store_device_get(b, eid, &d)); /* b holds nothing: the file's value */
+  CHECK_EQ(d.last_seen, T0 + 100);
+  CHECK_OK(rsp_eim_store_device_touch(b, eid, T0 + 200, NULL));
+  CHECK_OK(rsp_eim_store_flush(b));
+  seen_in_file(path, eid, &seen, rp);
+  CHECK_EQ(seen, T0 + 200);
+  CHECK_MEM(rp, x, 3);
+  /* In one handle: an older poll after a newer one changes nothing. */
+  CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 300, z));
+  CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 250, w));
+  CHECK_OK(rsp_eim_store_device_get(a, eid, &d));
+  CHECK_EQ(d.last_seen, T0 + 300);
+  CHECK_MEM(d.rplmn, z, 3);
+  CHECK_OK(rsp_eim_store_flush(a));
+  seen_in_file(path, eid, &seen, rp);
+  CHECK_EQ(seen, T0 + 300);
+  CHECK_MEM(rp, z, 3);
+  /* IpaEuiccData recorded with an older time does not move it back either. */
+  ed.has_association_token = true;
+  ed.association_token = 3;
+  CHECK_OK(rsp_eim_store_device_update_euicc_data(b, eid, &ed, T0 + 10));
+  seen_in_file(path, eid, &seen, rp);
+  CHECK_EQ(seen, T0 + 300);
+  /* Piggyback: a state change commits the held polls with itself. */
+  CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 400, NULL));
+  CHECK_OK(enq(a, eid, RSP_EIM_OP_PSMO, 0, 0, T0 + 400, &id));
+  CHECK_EQ(rsp_eim_store_touches_held(a), 0);
+  seen_in_file(path, eid, &seen, rp);
+  CHECK_EQ(seen, T0 + 400);
+  /* One that rolls back (refused) keeps them for the next write. */
+  CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 500, y));
+  CHECK_OK(rsp_eim_store_op_cancel(a, id, T0 + 500));
+  CHECK_EQ(rsp_eim_store_touches_held(a), 0);
+  CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 600, x));
+  CHECK_ERR(rsp_eim_store_op_cancel(a, id, T0 + 600), RSP_E_STATE); /* rolled back */
+  CHECK_EQ(rsp_eim_store_touches_held(a), 1);
+  seen_in_file(path, eid, &seen, rp);
+  CHECK_EQ(seen, T0 + 500);
+  CHECK_MEM(rp, y, 3);
+  CHECK_OK(rsp_eim_store_flush(a));
+  seen_in_file(path, eid, &seen, rp);
+  CHECK_EQ(seen, T0 + 600);
+  CHECK_MEM(rp, x, 3);
+  rsp_eim_store_close(b);
+  rsp_eim_store_close(a);
+  rsp_eim_device_free(&d);
+  cleanup();
+}
+
+/* Devices eid_of(first..last) straight into the file, in one transaction (registering them one
+ * commit each through the store would take minutes). */
+static void bulk_devices(const char *path, unsigned first, unsigned last) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  char eid[RSP_EID_DIGITS + 1];
+  CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+  CHECK(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK);
+  CHECK(sqlite3_prepare_v2(db,
+                           "INSERT INTO devices (eid, eim_id, next_counter, created)"
+                           " VALUES (?, '" EIM_ID "', 1, ?)",
+                           -1, &st, NULL) == SQLITE_OK);
+  for (unsigned i = first; i <= last; i++) {
+    eid_of(i, eid);
+    sqlite3_bind_text(st, 1, eid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, T0);
+    if (sqlite3_step(st) != SQLITE_DONE) CHECK(false);
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  CHECK(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close(db);
+}
+
+static int64_t seen_count(const char *path) {
+  return sql_int(path, "SELECT count(*) FROM devices WHERE last_seen IS NOT NULL");
+}
+
+/* Large batches: RSP_EIM_TOUCH_PENDING_MAX devices held, then one more writes the oldest batch
+ * (RSP_EIM_TOUCH_BATCH_MAX) first; a state change carries one batch; a due handle writes one
+ * batch per poll, oldest first, and flush_due or flush write all that is due or held. Every
+ * device shows its own poll throughout. */
+static void last_seen_batches(void) {
+  const char *tmp = db_path("eim-seen-batch");
+  char path[600], eid[RSP_EID_DIGITS + 1];
+  const unsigned max = RSP_EIM_TOUCH_PENDING_MAX, batch = RSP_EIM_TOUCH_BATCH_MAX;
+  struct rsp_eim_device_summary rows[3];
+  struct rsp_eim_device d;
+  int64_t id = 0;
+  size_t got = 0;
+  snprintf(path, sizeof path, "%s", tmp);
+  rsp_eim_store_close(open_store(path));
+  bulk_devices(path, 1, max + 3 * batch);
+  struct rsp_eim_store *s = open_store(path);
+  rsp_eim_device_init(&d);
+  CHECK_OK(rsp_eim_store_set_touch_interval(s, 600000));
+  for (unsigned i = 1; i <= max; i++) {
+    eid_of(i, eid);
+    if (rsp_eim_store_device_touch(s, eid, T0 + i, NULL) != RSP_OK) CHECK(false);
+  }
+  CHECK_EQ(rsp_eim_store_touches_held(s), max);
+  CHECK_EQ(seen_count(path), 0);
+  eid_of(max + 1, eid);
+  CHECK_OK(rsp_eim_store_device_touch(s, eid, T0 + max + 1, NULL));
+  CHECK_EQ(rsp_eim_store_touches_held(s), max - batch + 1);
+  CHECK_EQ(seen_count(path), batch);
+  CHECK_EQ(sql_int(path, "SELECT min(last_seen) - 1700000000 FROM devices"), 1);
+  CHECK_EQ(sql_int(path, "SELECT max(last_seen) - 1700000000 FROM devices"), batch);
+  for (unsigned i = 1; i <= max + 1; i += 997) {
+    eid_of(i, eid);
+    CHECK_OK(rsp_eim_store_device_get(s, eid, &d));
+    CHECK_EQ(d.last_seen, T0 + i);
+  }
+  eid_of(max - 1, eid);
+  CHECK_OK(rsp_eim_store_device_list(s, eid, rows, 3, &got));
+  CHECK_EQ(got, 3);
+  CHECK_EQ(rows[0].last_seen, T0 + max);
+  CHECK_EQ(rows[1].last_seen, T0 + max + 1);
+  CHECK_EQ(rows[2].last_seen, 0);
+  /* A state change carries one batch, the oldest. */
+  eid_of(1, eid);
+  CHECK_OK(enq(s, eid, RSP_EIM_OP_PSMO, 0, 0, T0, &id));
+  CHECK_EQ(rsp_eim_store_touches_held(s), max - 2 * batch + 1);
+  CHECK_EQ(seen_count(path), 2 * batch);
+  /* flush writes everything, batch after batch. */
+  CHECK_OK(rsp_eim_store_flush(s));
+  CHECK_EQ(rsp_eim_store_touches_held(s), 0);
+  CHECK_EQ(seen_count(path), max + 1);
+  /* Due: each poll writes one batch until what is held is younger than the interval. */
+  CHECK_OK(rsp_eim_store_set_touch_interval(s, SEEN_INTERVAL_MS));
+  for (unsigned i = 1; i <= 2 * batch + 10; i++) {
+    eid_of(i, eid);
+    if (rsp_eim_store_device_touch(s, eid, T0 + 100000 + i, NULL) != RSP_OK) CHECK(false);
+  }
+  sleep_ms(SEEN_INTERVAL_MS + 50);
+  eid_of(max + 2, eid);
+  CHECK_OK(rsp_eim_store_device_touch(s, eid, T0 + 200000, NULL));
+  CHECK_EQ(rsp_eim_store_touches_held(s), batch + 11);
+  eid_of(max + 3, eid);
+  CHECK_OK(rsp_eim_store_device_touch(s, eid, T0 + 200001, NULL));
+  CHECK_EQ(rsp_eim_store_touches_held(s), 12);
+  /* 10 due ones are left, and the 2 new ones behind them: one batch takes all 12. */
+  CHECK_OK(rsp_eim_store_flush_due(s));
+  CHECK_EQ(rsp_eim_store_touches_held(s), 0);
+  CHECK_EQ(sql_int(path, "SELECT count(*) FROM devices WHERE last_seen > 1700100000"),
+           2 * batch + 10 + 2);
+  /* flush_due with several due batches writes them all. */
+  for (unsigned i = 1; i <= 2 * batch + 10; i++) {
+    eid_of(max + 3 * batch - i, eid);
+    if (rsp_eim_store_device_touch(s, eid, T0 + 300000 + i, NULL) != RSP_OK) CHECK(false);
+  }
+  CHECK_OK(rsp_eim_store_flush_due(s)); /* none due yet */
+  CHECK_EQ(rsp_eim_store_touches_held(s), 2 * batch + 10);
+  sleep_ms(SEEN_INTERVAL_MS + 50);
+  CHECK_OK(rsp_eim_store_flush_due(s));
+  CHECK_EQ(rsp_eim_store_touches_held(s), 0);
+  CHECK_EQ(sql_int(path, "SELECT count(*) FROM devices WHERE last_seen > 1700300000"),
+           2 * batch + 10);
+  rsp_eim_device_free(&d);
+  rsp_eim_store_close(s);
+  cleanup();
+}
+
 /* ---- processes ------------------------------------------------------------------------------- */
 
 #define CRASH_DEVICES 4
@@ -1330,6 +1689,173 @@ static void crash_safety(void) {
          CRASH_ROUNDS, facts, (long long)sql_int(path, "SELECT count(*) FROM operations"),
          (long long)sql_int(path, "SELECT count(*) FROM operations WHERE sent_count > 0"));
   CHECK(facts > 0);
+  cleanup();
+}
+
+/* ---- a crash with polls held ----------------------------------------------------------------- */
+
+#define SEEN_DEVICES 4
+#define SEEN_ROUNDS 20
+#define SEEN_CHILD_MS 30  /* the child's touch interval */
+#define SEEN_SPAN 1000000 /* poll times of round r: T0 + r * SEEN_SPAN + 1, 2, ... */
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The rPLMN a poll at `t` carries, so that the file's pair (last_seen, rPLMN) can be checked to
+ * come from one poll. */
+static void seen_rplmn(int64_t t, uint8_t out[3]) {
+  out[0] = (uint8_t)(t >> 16);
+  out[1] = (uint8_t)(t >> 8);
+  out[2] = (uint8_t)t;
+}
+
+/* Polls (and, one step in ten, enqueues) until killed, telling the parent "T device t" for each
+ * poll held, "E id t" for each operation committed and "F t" whenever the handle holds nothing
+ * (every poll up to t is committed). It checks the store's side of the bound itself: after a
+ * call that found the oldest held poll SEEN_CHILD_MS old, nothing may be held any more (its few
+ * devices fit in one batch). */
+static void seen_child(const char *path, int fd, unsigned seed, int64_t t) {
+  struct rsp_eim_store *s = NULL;
+  char eid[RSP_EID_DIGITS + 1];
+  uint8_t rp[3];
+  int64_t first = -1, id = 0;
+  if (rsp_eim_store_sqlite_open(path, &s) != RSP_OK) _exit(3);
+  if (rsp_eim_store_set_touch_interval(s, SEEN_CHILD_MS) != RSP_OK) _exit(3);
+  for (;; t++) {
+    unsigned dev = 1 + rnd(&seed) % SEEN_DEVICES;
+    int64_t before = mono_ms();
+    eid_of(dev, eid);
+    if (rnd(&seed) % 10 == 0) {
+      if (enq(s, eid, RSP_EIM_OP_PSMO, 0, 0, t, &id) != RSP_OK) _exit(4);
+      tell(fd, "E %lld %lld\n", id, t);
+    } else {
+      seen_rplmn(t, rp);
+      if (rsp_eim_store_device_touch(s, eid, t, rp) != RSP_OK) _exit(5);
+      tell(fd, "T %lld %lld\n", dev, t);
+    }
+    if (rsp_eim_store_touches_held(s) == 0) {
+      first = -1;
+      tell(fd, "F %lld %lld\n", t, 0);
+    } else if (first < 0) {
+      first = mono_ms(); /* not before the store noted its oldest poll */
+    } else if (before - first >= SEEN_CHILD_MS) {
+      _exit(6); /* due, yet still held */
+    }
+  }
+}
+
+/* Reads what the child tells until `ms` passed, then kills it and reads the rest. */
+static void seen_run(int fd, pid_t pid, long ms, struct rsp_buf *told) {
+  char chunk[4096];
+  ssize_t n;
+  int64_t until = mono_ms() + ms;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  while (mono_ms() < until) {
+    if ((n = read(fd, chunk, sizeof chunk)) > 0)
+      rsp_buf_append(told, chunk, (size_t)n);
+    else
+      sleep_ms(1);
+  }
+  kill(pid, SIGKILL);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  while ((n = read(fd, chunk, sizeof chunk)) > 0) rsp_buf_append(told, chunk, (size_t)n);
+}
+
+/* After a kill: each device's last_seen is at least its latest poll told committed ("F"), at most
+ * its latest poll, never below what the file had before, and paired with that poll's rPLMN;
+ * every operation told committed is there; the file's invariants hold. */
+static void seen_check(const char *path, char *text, int64_t floor[SEEN_DEVICES + 1], size_t *polls,
+                       size_t *lost) {
+  int64_t last[SEEN_DEVICES + 1] = {0}, durable[SEEN_DEVICES + 1] = {0}, flushed = 0;
+  char *save = NULL, eid[RSP_EID_DIGITS + 1];
+  struct rsp_eim_store *s = open_store(path);
+  struct rsp_eim_operation op;
+  rsp_eim_operation_init(&op);
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char what = 0;
+    long long a = 0, b = 0;
+    if (sscanf(line, "%c %lld %lld", &what, &a, &b) != 3) continue;
+    if (what == 'T' && a >= 1 && a <= SEEN_DEVICES) {
+      last[a] = b;
+      (*polls)++;
+    } else if (what == 'E') {
+      CHECK_OK(rsp_eim_store_op_get(s, a, &op));
+    } else if (what == 'F') {
+      flushed = a;
+      for (int k = 1; k <= SEEN_DEVICES; k++) durable[k] = last[k];
+    }
+  }
+  for (int k = 1; k <= SEEN_DEVICES; k++) {
+    int64_t seen = 0;
+    uint8_t rp[3], want[3];
+    eid_of((unsigned)k, eid);
+    seen_in_file(path, eid, &seen, rp);
+    if (seen < durable[k] || seen < floor[k] || (last[k] && seen > last[k]))
+      rsp_test_fail(__FILE__, __LINE__, "device %d: last_seen %lld, committed %lld, latest %lld", k,
+                    (long long)seen, (long long)durable[k], (long long)last[k]);
+    rsp_test_checks++;
+    if (seen) {
+      seen_rplmn(seen, want);
+      CHECK_MEM(rp, want, 3);
+    }
+    *lost += last[k] > seen;
+    floor[k] = seen;
+  }
+  (void)flushed;
+  rsp_eim_operation_free(&op);
+  rsp_eim_store_close(s);
+  check_invariants(path);
+}
+
+static void last_seen_crash(void) {
+  const char *tmp = db_path("eim-seen-crash");
+  char path[600], eid[RSP_EID_DIGITS + 1];
+  unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid() ^ 0x5EE4u;
+  int64_t floor[SEEN_DEVICES + 1] = {0};
+  size_t polls = 0, lost = 0;
+  snprintf(path, sizeof path, "%s", tmp);
+  printf("last_seen_crash: seed %u\n", seed);
+  {
+    struct rsp_eim_store *s = open_store(path);
+    for (unsigned d = 1; d <= SEEN_DEVICES; d++) {
+      eid_of(d, eid);
+      CHECK_OK(reg(s, eid, 1));
+    }
+    rsp_eim_store_close(s);
+  }
+  for (int round = 0; round < SEEN_ROUNDS; round++) {
+    int fds[2], status = 0;
+    struct rsp_buf told;
+    unsigned child_seed = rnd(&seed) * 65536u + rnd(&seed);
+    CHECK(pipe(fds) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      seen_child(path, fds[1], child_seed, T0 + (int64_t)round * SEEN_SPAN + 1);
+      _exit(0);
+    }
+    close(fds[1]);
+    CHECK(pid > 0);
+    rsp_buf_init(&told, 1u << 26);
+    seen_run(fds[0], pid, 20 + (long)(rnd(&seed) % 150), &told);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    if (!WIFSIGNALED(status))
+      rsp_test_fail(__FILE__, __LINE__, "round %d: child exited with %d", round,
+                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    rsp_buf_append_byte(&told, 0);
+    close(fds[0]);
+    seen_check(path, (char *)told.data, floor, &polls, &lost);
+    rsp_buf_free(&told);
+  }
+  printf("last_seen_crash: %d kills, %zu polls, %zu devices lost their last polls (held),"
+         " %lld operations\n",
+         SEEN_ROUNDS, polls, lost, (long long)sql_int(path, "SELECT count(*) FROM operations"));
+  CHECK(polls > 0);
   cleanup();
 }
 
@@ -1603,4 +2129,6 @@ static void stats_and_rollback(void) {
 
 RSP_TESTS(T(migrations), T(bad_arguments), T(unknown_eid), T(queue_order), T(redelivery), T(timing),
           T(counter_across_reopen), T(counter_exhausted), T(txid_unique), T(duplicate_result),
-          T(notifications), T(devices), T(stats_and_rollback), T(crash_safety), T(two_processes))
+          T(notifications), T(devices), T(device_poll), T(last_seen_batched),
+          T(last_seen_never_backwards), T(last_seen_batches), T(stats_and_rollback),
+          T(crash_safety), T(last_seen_crash), T(two_processes))

@@ -11,7 +11,12 @@
  * RSP_E_INVALID_ARG before a backend sees anything, so every backend gets clean input.
  *
  * Every state change is one transaction: it commits completely (with its audit row) or not at
- * all, so the process may be killed between or inside any two calls.
+ * all, so the process may be killed between or inside any two calls. The one exception is a
+ * device's poll bookkeeping (last_seen and rPLMN, rsp_eim_store_device_touch and
+ * rsp_eim_store_device_poll): it is not protocol state, so a handle keeps it in memory and writes
+ * it in batches, about RSP_EIM_TOUCH_INTERVAL_MS after the poll (or with a state change it
+ * commits meanwhile, and at close). A crash loses at most that interval of last-seen times,
+ * nothing else (docs/eim.md "Polls: last_seen and rPLMN").
  *
  * Threads and processes: a store handle is used by ONE thread at a time; give each thread its own
  * handle (rsp_eim_store_sqlite_open on the same path). Several handles in one process and several
@@ -61,6 +66,16 @@ struct rsp_msg_ipa_euicc_data;
 #define RSP_EIM_NO_COUNTER (-1) /* no counterValue (unsigned kinds, or not sent yet) */
 #define RSP_EIM_NO_SEQ (-1)     /* no seqNumber */
 #define RSP_EIM_STORE_BUSY_MS 5000
+/* How long a poll's last_seen and rPLMN may wait in a handle's memory before the handle writes
+ * them (batched with the other devices that polled meanwhile); rsp_eim_store_set_touch_interval
+ * changes it per handle. */
+#define RSP_EIM_TOUCH_INTERVAL_MS 1000u
+/* Devices whose poll a handle holds at most; one more writes a batch first. */
+#define RSP_EIM_TOUCH_PENDING_MAX 16384u
+/* Devices one transaction writes at most (the oldest held first), so that writing a second's
+ * polls of a large fleet never stalls a handle's thread for long: a due handle writes one such
+ * batch per poll it serves until what it holds is younger than the interval. */
+#define RSP_EIM_TOUCH_BATCH_MAX 1024u
 
 /* ---- devices --------------------------------------------------------------------------------- */
 
@@ -379,6 +394,17 @@ struct rsp_eim_store_ops {
                          const char *event, const char *detail, struct rsp_slice der, int64_t now);
   /* Fills devices, ops and rolled_back (out is zeroed first; store.c adds the sums). */
   rsp_err_t (*stats)(struct rsp_eim_store *s, struct rsp_eim_stats *out);
+  /* The members below may be NULL: store.c then uses device_get, device_touch and
+   * next_for_delivery for a poll, flush answers RSP_OK (every touch is written at once),
+   * set_touch_interval RSP_E_UNSUPPORTED and touches_held 0. */
+  /* head: initialised; left with id 0 when next_for_delivery would answer RSP_E_NOT_FOUND. */
+  rsp_err_t (*device_poll)(struct rsp_eim_store *s, const char *eid, int64_t now,
+                           const uint8_t *rplmn, struct rsp_eim_device *out,
+                           struct rsp_eim_operation *head);
+  /* Writes the polls held in memory; only those that waited for the interval if due_only. */
+  rsp_err_t (*flush)(struct rsp_eim_store *s, bool due_only);
+  rsp_err_t (*set_touch_interval)(struct rsp_eim_store *s, unsigned ms);
+  size_t (*touches_held)(struct rsp_eim_store *s);
 };
 
 /* A backend's handle starts with this (its first member), so the public functions find the
@@ -396,8 +422,24 @@ struct rsp_eim_store {
 rsp_err_t rsp_eim_store_sqlite_open(const char *path, struct rsp_eim_store **out);
 /* The schema version this release writes. */
 int rsp_eim_store_sqlite_schema_version(void);
-/* NULL-safe. */
+/* Writes the polls the handle holds (rsp_eim_store_flush; a failure is logged), then closes it.
+ * NULL-safe. */
 void rsp_eim_store_close(struct rsp_eim_store *s);
+/* How long this handle keeps a poll's last_seen and rPLMN in memory before writing them (default
+ * RSP_EIM_TOUCH_INTERVAL_MS; 0: every touch is its own transaction, written before the call
+ * returns). Takes effect at the next touch. */
+rsp_err_t rsp_eim_store_set_touch_interval(struct rsp_eim_store *s, unsigned ms);
+/* Writes the polls this handle holds in memory now, in transactions of at most
+ * RSP_EIM_TOUCH_BATCH_MAX devices (nothing to write: no transaction). On failure what was not
+ * written stays held, to be written by the next attempt. */
+rsp_err_t rsp_eim_store_flush(struct rsp_eim_store *s);
+/* The same for the held polls that waited for the interval or longer (batch after batch, while
+ * the oldest left is due): what an owner calls on a timer for a handle that may sit idle
+ * (rsp-eim: every tenth of the interval). */
+rsp_err_t rsp_eim_store_flush_due(struct rsp_eim_store *s);
+/* How many devices' polls the handle holds, not written yet (0: everything it recorded is
+ * committed). */
+size_t rsp_eim_store_touches_held(struct rsp_eim_store *s);
 
 /* ---- devices --------------------------------------------------------------------------------- */
 
@@ -415,9 +457,24 @@ rsp_err_t rsp_eim_store_device_list(struct rsp_eim_store *s, const char *after_e
 /* Stores what an IpaEuiccData carried (absent fields keep their value); audited. */
 rsp_err_t rsp_eim_store_device_update_euicc_data(struct rsp_eim_store *s, const char *eid,
                                                  const struct rsp_eim_euicc_data *d, int64_t now);
-/* A poll: last_seen = now, and the rPLMN when given (3 bytes, NULL: keep). Not audited. */
+/* A poll: last_seen = now, and the rPLMN when given (3 bytes, NULL: keep). Not audited, and not
+ * written at once: the handle keeps the latest poll of each device in memory and writes them in
+ * batches once they waited for the touch interval (or with a state change it commits meanwhile,
+ * with rsp_eim_store_flush, at close). last_seen never moves backwards (several handles or
+ * processes may write polls of one device), and an rPLMN counts only from the most recent poll.
+ * This handle's own reads (device_get, device_list, device_poll) show the polls it holds; other
+ * handles see them once written. RSP_E_NOT_FOUND for an unknown EID. */
 rsp_err_t rsp_eim_store_device_touch(struct rsp_eim_store *s, const char *eid, int64_t now,
                                      const uint8_t *rplmn);
+/* A GetEimPackage poll in one call: the device (`out` as rsp_eim_store_device_get fills it,
+ * with this poll's last_seen and rPLMN) and its deliverable queue head (`head`, initialised: what
+ * rsp_eim_store_next_for_delivery answers, or id 0 where that answers RSP_E_NOT_FOUND), read in
+ * one statement, so one snapshot and no write lock; the poll is recorded as
+ * rsp_eim_store_device_touch records it. Only an expired head takes the write lock (to mark the
+ * expiries, as next_for_delivery does). RSP_E_NOT_FOUND for an unknown EID (nothing recorded). */
+rsp_err_t rsp_eim_store_device_poll(struct rsp_eim_store *s, const char *eid, int64_t now,
+                                    const uint8_t *rplmn, struct rsp_eim_device *out,
+                                    struct rsp_eim_operation *head);
 /* Replaces the device's profile list (a listProfileInfo result, or the view after a result or a
  * download changed it); the enabled one becomes enabled_iccid. At most one profile may be
  * enabled. */
