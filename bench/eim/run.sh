@@ -29,11 +29,12 @@
 # they say "skipped" and the others still run. The answer rsp-eim gives (checked: 200 and
 # getEimPackageResponse noEimPackageAvailable) is what nginx serves, with the same headers, so
 # both send the same bytes. rsp-eim runs with --threads 1 and --log-level warn (no access log
-# line per request; nginx's access_log is off). Every poll records the device's last_seen in one
-# transaction, which SQLite skips when the value is unchanged (the same device within the same
-# second): so rsp-eim is measured with one device (registered with rsp-eimctl; nearly read-only)
-# and with a fleet of --fleet devices polled in round robin (each poll a commit, as in a real
-# fleet), the latter also with its state file in /dev/shm (no disk flush) when available. The
+# line per request; nginx's access_log is off). A poll reads the device and its queue head in one
+# statement; its last_seen is held in memory and written in batches about a second later
+# (docs/eim.md), so rsp-eim is measured with one device (registered with rsp-eimctl) and with a
+# fleet of --fleet devices polled in round robin (every poll another device, as in a real fleet:
+# the batched writes then carry about 16,000 devices a second), the latter also with its state
+# file in /dev/shm (no disk flush) when available. The
 # ratios divide by nginx's rate under the same wrk script. "cpu" is the server process's user +
 # system time per poll, "cli" the client's (bench_esipa), which on a 2-core machine shares the
 # CPU with the server. This script builds nothing and never gates CI. RSP_BENCH_KEEP=1 keeps the
@@ -298,7 +299,7 @@ start_checked_eim() {
 }
 
 # The rows of the (a)/(b) table: rsp-eim with one device registered by rsp-eimctl (keep-alive,
-# resumed, full), the fleet in round robin (keep-alive; every poll commits last_seen), the same
+# resumed, full), the fleet in round robin (keep-alive; last_seen of every device written), the same
 # with the state file in tmpfs, then nginx with both scripts and the two connection loads.
 measure_http() {
   start_checked_eim eim "$tmp/eim.db" "$tmp/request.der" || return 1
