@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include "proc.h"
@@ -77,8 +78,16 @@ static void show_log(void) {
     fprintf(stderr, "(no smdp.log)\n");
 }
 
+/* The file's last size - 1 bytes (logs grow over the whole test). */
 static void read_text(const char *path, char *out, size_t size) {
   FILE *f = fopen(path, "rb");
+  if (f && fseek(f, 0, SEEK_END) == 0) {
+    long len = ftell(f);
+    if (len > (long)(size - 1))
+      fseek(f, len - (long)(size - 1), SEEK_SET);
+    else
+      rewind(f);
+  }
   size_t n = f ? fread(out, 1, size - 1, f) : 0;
   out[n] = '\0';
   if (f) fclose(f);
@@ -534,7 +543,18 @@ static void restart(void) {
   CHECK_RUN(&r, 0);
   stop_smdp();
   start_smdp();
-  read_text(fmt(log, sizeof log, "%s/smdp.log", top), text, sizeof text);
+  /* the restarted server's lines, read until they are all there (up to 5 s) */
+  for (int tries = 0; tries < 50; tries++) {
+    size_t found = 0;
+    read_text(fmt(log, sizeof log, "%s/smdp.log", top), text, sizeof text);
+    for (size_t i = 0; i < N_BATCHES; i++) {
+      fmt(want, sizeof want, "--batch %zu (%s, ICCIDs from %s): 0 added, %d already known", i + 1,
+          batches[i].type, batches[i].iccid_base, batches[i].count);
+      found += strstr(text, want) != NULL;
+    }
+    if (found == N_BATCHES) break;
+    usleep(100 * 1000);
+  }
   for (size_t i = 0; i < N_BATCHES; i++) {
     fmt(want, sizeof want, "--batch %zu (%s, ICCIDs from %s): 0 added, %d already known", i + 1,
         batches[i].type, batches[i].iccid_base, batches[i].count);
