@@ -1,4 +1,6 @@
+#define _XOPEN_SOURCE 700 /* nftw with FTW_DEPTH | FTW_PHYS */
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,11 @@ uint8_t *rsp_test_read_file(const char *path, size_t *len) {
   return data;
 }
 
+/* The directories rsp_test_tmpdir made, removed by rsp_test_main when every case passed. */
+#define TMPDIRS_MAX 256
+static char *tmpdirs[TMPDIRS_MAX];
+static size_t n_tmpdirs;
+
 const char *rsp_test_tmpdir(const char *tag) {
   static char path[4096];
   const char *base = getenv("TMPDIR");
@@ -77,7 +84,29 @@ const char *rsp_test_tmpdir(const char *tag) {
     fprintf(stderr, "mkdtemp %s: %s\n", path, strerror(errno));
     abort();
   }
+  if (n_tmpdirs < TMPDIRS_MAX) tmpdirs[n_tmpdirs++] = strdup(path);
   return path;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0; /* best effort: go on */
+}
+
+void rsp__test_tmpdirs_done(bool keep) {
+  for (size_t i = 0; i < n_tmpdirs; i++) {
+    if (!tmpdirs[i]) continue;
+    if (keep)
+      fprintf(stderr, "kept %s\n", tmpdirs[i]);
+    else
+      nftw(tmpdirs[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(tmpdirs[i]);
+    tmpdirs[i] = NULL;
+  }
+  n_tmpdirs = 0;
 }
 
 static void copy_field(char *dst, size_t size, const char *src) {

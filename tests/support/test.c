@@ -42,6 +42,10 @@ int rsp_test_main(int argc, char **argv, const struct rsp_test_case *cases, size
   }
   current = NULL;
   printf("%zu cases, %d checks, %zu failed\n", ran, rsp_test_checks, failed);
+  /* temporary directories: removed after a clean run, kept (and named) after a failure, or
+   * always with RSP_TEST_KEEP=1 */
+  const char *keep = getenv("RSP_TEST_KEEP");
+  rsp__test_tmpdirs_done(failed > 0 || (keep && strcmp(keep, "1") == 0));
   if (failed) return 1;
   if (skip_reason) {
     printf("SKIPPED: %s\n", skip_reason);

@@ -95,6 +95,8 @@ const char *rsp_test_source_dir(void);
 uint8_t *rsp_test_read_file(const char *path, size_t *len);
 /* Makes a fresh empty directory under $TMPDIR (or /tmp) for this test; the path is static. */
 const char *rsp_test_tmpdir(const char *tag);
+/* rsp_test_main's end: removes the directories of rsp_test_tmpdir, or names them when `keep`. */
+void rsp__test_tmpdirs_done(bool keep);
 
 /* One row of shared/vectors/traces.tsv. */
 struct rsp_test_vector {
