@@ -908,75 +908,97 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The EIDs to simulate: --eids-file, or the EID folders of DIR/euicc in order. */
-static bool list_eids(const struct fleet_opts *o, char ***out, size_t *n_out) {
-  char **v = NULL, line[256];
-  size_t n = 0, size = 0;
-  bool ok = true;
-  if (o->eids_file) {
-    FILE *fp = fopen(o->eids_file, "r");
-    if (!fp) {
-      rsp_log(RSP_LOG_ERROR, "fleet", "--eids-file %s: %s", o->eids_file, strerror(errno));
-      return false;
-    }
-    for (unsigned no = 1; ok && fgets(line, sizeof line, fp); no++) {
-      line[strcspn(line, " \t\r\n#")] = '\0';
-      if (!line[0]) continue;
-      if (!eid_ok(line)) {
-        rsp_log(RSP_LOG_ERROR, "fleet", "%s:%u: not an EID: %s", o->eids_file, no, line);
-        ok = false;
-      } else if (n == size) {
-        size = size ? 2 * size : 1024;
-        char **nv = realloc(v, size * sizeof *v);
-        if (!nv) ok = false;
-        v = nv ? nv : v;
-      }
-      if (ok) ok = (v[n++] = strdup(line)) != NULL;
-    }
-    fclose(fp);
-  } else {
-    char dir[FLEET_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/euicc", o->pki);
-    DIR *dp = opendir(dir);
-    if (!dp) {
-      rsp_log(RSP_LOG_ERROR, "fleet", "%s: %s (is --pki an rsp-pki directory?)", dir,
-              strerror(errno));
-      return false;
-    }
-    struct dirent *e;
-    while (ok && (e = readdir(dp)) != NULL) {
-      if (!eid_ok(e->d_name)) continue;
-      if (n == size) {
-        size = size ? 2 * size : 1024;
-        char **nv = realloc(v, size * sizeof *v);
-        if (!nv) ok = false;
-        v = nv ? nv : v;
-      }
-      if (ok) ok = (v[n++] = strdup(e->d_name)) != NULL;
-    }
-    closedir(dp);
-    if (ok) qsort(v, n, sizeof *v, cmp_str);
+/* A growing list of EIDs (heap strings). */
+struct eid_list {
+  char **v;
+  size_t n, size;
+};
+
+static bool eid_list_add(struct eid_list *l, const char *eid) {
+  if (l->n == l->size) {
+    size_t size = l->size ? 2 * l->size : 1024;
+    char **nv = realloc(l->v, size * sizeof *nv);
+    if (!nv) return false;
+    l->v = nv;
+    l->size = size;
   }
-  if (ok && n == 0) {
+  if (!(l->v[l->n] = strdup(eid))) return false;
+  l->n++;
+  return true;
+}
+
+static void eid_list_free(struct eid_list *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+/* --eids-file: one EID per line, '#' comments, in the file's order. */
+static bool eids_from_file(const char *path, struct eid_list *l) {
+  char line[256];
+  bool ok = true;
+  FILE *fp = fopen(path, "r");
+  if (!fp) {
+    rsp_log(RSP_LOG_ERROR, "fleet", "--eids-file %s: %s", path, strerror(errno));
+    return false;
+  }
+  for (unsigned no = 1; ok && fgets(line, sizeof line, fp); no++) {
+    line[strcspn(line, " \t\r\n#")] = '\0';
+    if (!line[0]) continue;
+    if (!eid_ok(line)) {
+      rsp_log(RSP_LOG_ERROR, "fleet", "%s:%u: not an EID: %s", path, no, line);
+      ok = false;
+    } else {
+      ok = eid_list_add(l, line);
+    }
+  }
+  fclose(fp);
+  return ok;
+}
+
+/* The EID folders of DIR/euicc, sorted. */
+static bool eids_from_pki(const char *pki, struct eid_list *l) {
+  char dir[FLEET_PATH_MAX];
+  bool ok = true;
+  snprintf(dir, sizeof dir, "%s/euicc", pki);
+  DIR *dp = opendir(dir);
+  if (!dp) {
+    rsp_log(RSP_LOG_ERROR, "fleet", "%s: %s (is --pki an rsp-pki directory?)", dir,
+            strerror(errno));
+    return false;
+  }
+  struct dirent *e;
+  while (ok && (e = readdir(dp)) != NULL)
+    if (eid_ok(e->d_name)) ok = eid_list_add(l, e->d_name);
+  closedir(dp);
+  if (ok) qsort(l->v, l->n, sizeof *l->v, cmp_str);
+  return ok;
+}
+
+/* The EIDs to simulate: --eids-file, or the EID folders of DIR/euicc in order; the first
+ * --devices of them. */
+static bool list_eids(const struct fleet_opts *o, char ***out, size_t *n_out) {
+  struct eid_list l = {0};
+  bool ok = o->eids_file ? eids_from_file(o->eids_file, &l) : eids_from_pki(o->pki, &l);
+  if (ok && l.n == 0) {
     rsp_log(RSP_LOG_ERROR, "fleet", "no EIDs found (%s)", o->eids_file ? o->eids_file : o->pki);
     ok = false;
   }
-  if (ok && o->devices && (size_t)o->devices > n) {
+  if (ok && o->devices && (size_t)o->devices > l.n) {
     rsp_log(RSP_LOG_ERROR, "fleet", "--devices %ld but %s/euicc has %zu eUICCs", o->devices, o->pki,
-            n);
+            l.n);
     ok = false;
   }
-  if (ok && o->devices) {
-    for (size_t i = (size_t)o->devices; i < n; i++) free(v[i]);
-    n = (size_t)o->devices;
-  }
   if (!ok) {
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
+    eid_list_free(&l);
     return false;
   }
-  *out = v;
-  *n_out = n;
+  if (o->devices) {
+    for (size_t i = (size_t)o->devices; i < l.n; i++) free(l.v[i]);
+    l.n = (size_t)o->devices;
+  }
+  *out = l.v;
+  *n_out = l.n;
   return true;
 }
 
