@@ -57,7 +57,25 @@ fail() {
   for l in "$work"/*.log; do echo "--- tail of $l" >&2; tail -n 15 "$l" >&2 || true; done
   exit 1
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port below the kernel's ephemeral range (outgoing connections cannot take it first).
+free_port() {
+  python3 - <<'PY'
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+first, last = (10000, lo - 1) if lo > 11000 else (61000, 65535)
+for _ in range(500):
+    p = random.randint(first, last)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+PY
+}
 wait_port() {
   for _ in $(seq 1 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

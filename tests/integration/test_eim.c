@@ -100,13 +100,17 @@ static void start_all(void) {
   }
   if (f) pclose(f);
   /* the cards */
-  card_port = rsp_test_free_port();
+  card_port = rsp_test_free_ports(N_CARDS);
   snprintf(port_arg, sizeof port_arg, "127.0.0.1:%u", card_port);
   snprintf(state, sizeof state, "%s/cards.db", top);
   snprintf(log, sizeof log, "%s/euicc.log", top);
   char *ca[] = {(char *)euicc_bin, "--pki", pki, "--state", state, "--listen", port_arg, NULL};
   card_pid = rsp_test_spawn(ca, log);
-  for (int i = 0; i < N_CARDS; i++) CHECK(rsp_test_wait_port(card_port + (unsigned)i, 10000));
+  bool cards_up = true;
+  for (int i = 0; i < N_CARDS && cards_up; i++)
+    cards_up = rsp_test_wait_port(card_port + (unsigned)i, 20000);
+  if (!cards_up) show_log("euicc.log");
+  CHECK(cards_up);
   /* the SM-DP+ */
   smdp_port = rsp_test_free_port();
   do smdp_es2_port = rsp_test_free_port();

@@ -41,6 +41,7 @@
 #include "rsp/msg/json.h"
 #include "rsp/net/http.h"
 #include "rsp/smdp/service.h"
+#include "proc.h"
 #include "test.h"
 
 #define ICCID_BASE "894903200000000001" /* the three profiles: ...0010, ...0028, ...0036 */
@@ -115,19 +116,7 @@ static void sleep_ms(long ms) {
   nanosleep(&ts, NULL);
 }
 
-/* A port nobody listens on right now: bound to 127.0.0.1:0, read back, released. */
-static uint16_t free_port(void) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof sa;
-  uint16_t port = 0;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-      getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-    port = ntohs(sa.sin_port);
-  if (fd >= 0) close(fd);
-  CHECK(port != 0);
-  return port;
-}
+static uint16_t free_port(void) { return (uint16_t)rsp_test_free_port(); }
 
 /* True when the file contains `needle`. */
 static bool file_has(const char *path, const char *needle) {

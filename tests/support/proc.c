@@ -58,18 +58,66 @@ int rsp_test_stop(pid_t pid, int sig) {
   return status;
 }
 
-unsigned rsp_test_free_port(void) {
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  unsigned port = 0;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  if (fd >= 0) close(fd);
-  if (!port) rsp_test_fail(__FILE__, __LINE__, "no free port");
-  return port;
+/* The kernel hands out ports of ip_local_port_range to every outgoing connection (and to bind on
+ * port 0), so a port picked there can be taken by any client of a test running in parallel before
+ * the server under test binds it. Test ports come from below that range instead, at random. */
+static void ephemeral_range(unsigned *lo, unsigned *hi) {
+  *lo = 32768;
+  *hi = 60999;
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  if (f) {
+    unsigned a, b;
+    if (fscanf(f, "%u %u", &a, &b) == 2 && a <= b && b <= 65535) {
+      *lo = a;
+      *hi = b;
+    }
+    fclose(f);
+  }
 }
+
+static bool port_bindable(unsigned port, int *fd_out) {
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return false;
+  }
+  *fd_out = fd;
+  return true;
+}
+
+unsigned rsp_test_free_ports(unsigned n) {
+  static unsigned seed;
+  unsigned lo, hi, first = 10000, last;
+  ephemeral_range(&lo, &hi);
+  if (lo >= first + 1000 + n) {
+    last = lo - n; /* below the ephemeral range */
+  } else {
+    first = hi + 1; /* the range starts low: use what lies above it */
+    last = 65535 - n;
+  }
+  if (n == 0 || n > 64 || first >= last) {
+    rsp_test_fail(__FILE__, __LINE__, "no range for %u test ports", n);
+    return 0;
+  }
+  if (!seed) seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+  for (int attempt = 0; attempt < 500; attempt++) {
+    seed = seed * 1103515245u + 12345u;
+    unsigned base = first + (seed >> 8) % (last - first);
+    int fds[64];
+    unsigned held = 0;
+    while (held < n && port_bindable(base + held, &fds[held])) held++;
+    for (unsigned i = 0; i < held; i++) close(fds[i]);
+    if (held == n) return base;
+  }
+  rsp_test_fail(__FILE__, __LINE__, "no %u free consecutive ports on 127.0.0.1", n);
+  return 0;
+}
+
+unsigned rsp_test_free_port(void) { return rsp_test_free_ports(1); }
 
 bool rsp_test_wait_port(unsigned port, int timeout_ms) {
   struct sockaddr_in a = {.sin_family = AF_INET,

@@ -11,8 +11,11 @@
 pid_t rsp_test_spawn(char *const argv[], const char *log_path);
 /* Sends `sig` and waits up to 10 s (then SIGKILL). Returns the exit status as waitpid gives it. */
 int rsp_test_stop(pid_t pid, int sig);
-/* A TCP port on 127.0.0.1 that was free a moment ago (bound to 0, read back, closed). */
+/* A TCP port on 127.0.0.1 that was free a moment ago, picked at random below the kernel's ephemeral
+ * range (so outgoing connections of other tests cannot take it before the server binds it). */
 unsigned rsp_test_free_port(void);
+/* The first of `n` (at most 64) consecutive such ports, all free a moment ago. */
+unsigned rsp_test_free_ports(unsigned n);
 /* Waits until something accepts TCP connections on 127.0.0.1:port (up to timeout_ms). */
 bool rsp_test_wait_port(unsigned port, int timeout_ms);
 
