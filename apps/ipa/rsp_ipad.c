@@ -30,6 +30,7 @@
 #include "rsp/core/log.h"
 #include "rsp/drivers/apdu.h"
 #include "rsp/drivers/https.h"
+#include "rsp/drivers/storage.h"
 #include "rsp/ipa/config.h"
 #include "rsp/ipa/download.h"
 #include "rsp/ipa/ipa.h"
@@ -94,6 +95,9 @@ static const char usage_text[] =
     "                        current profile (exit status 0: attached); default: always\n"
     "  --rollback-timeout SEC  after a profile switch granted with rollback, how long to wait\n"
     "                        for network before ProfileRollback (default 120)\n"
+    "  --state-dir DIR       keep what must survive a restart here (an interrupted rollback\n"
+    "                        watchdog, a state change owed to the eIM); without it, only in\n"
+    "                        memory. Under systemd: /var/lib/rsp-ipad\n"
     "\n"
     "Output:\n"
     "  --json                with --once: a JSON summary of the cycle on stdout\n"
@@ -136,6 +140,7 @@ enum {
   O_NET_TIMEOUT,
   O_ATTACHED_CMD,
   O_ROLLBACK_TIMEOUT,
+  O_STATE_DIR,
   O_JSON,
   O_STATUS_FILE,
   O_LOG_LEVEL,
@@ -168,6 +173,7 @@ static const struct option longopts[] = {
     {"net-timeout", required_argument, NULL, O_NET_TIMEOUT},
     {"attached-cmd", required_argument, NULL, O_ATTACHED_CMD},
     {"rollback-timeout", required_argument, NULL, O_ROLLBACK_TIMEOUT},
+    {"state-dir", required_argument, NULL, O_STATE_DIR},
     {"json", no_argument, NULL, O_JSON},
     {"status-file", required_argument, NULL, O_STATUS_FILE},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
@@ -187,7 +193,7 @@ struct ipad_opts {
   bool minimize, immediate_enable;
   bool once, json, syslog;
   long interval_s, jitter_pct, retry_min_s, retry_max_s, net_timeout_s, rollback_timeout_s;
-  const char *attached_cmd, *status_file, *config, *add_initial_eim;
+  const char *attached_cmd, *status_file, *config, *add_initial_eim, *state_dir;
   int log_level;
   /* values read from the config file, kept until exit */
   char *config_args[IPAD_MAX_CONFIG_ARGS];
@@ -203,6 +209,7 @@ struct ipad {
   char eim_url[RSP_HTTPS_URL_MAX];
   struct rsp_buf eim_trust; /* the trustedPublicKeyDataTls the transport was made with */
   struct rsp_es9_https *es9;
+  struct rsp_storage_dir state;
   sigset_t signals;
   unsigned failures;      /* consecutive failed cycles */
   int64_t last_success_s; /* wall-clock time of the last good cycle, 0: none yet */
@@ -348,6 +355,9 @@ static int apply_opt(struct ipad_opts *o, int c, const char *arg) {
     break;
   case O_STATUS_FILE:
     o->status_file = arg;
+    break;
+  case O_STATE_DIR:
+    o->state_dir = arg;
     break;
   case O_CONFIG:
     o->config = arg;
@@ -512,13 +522,20 @@ static bool dev_attached(void *ctx) {
 
 static int64_t dev_now_ms(void *ctx) { return mono_ms(); }
 
+static int64_t dev_wall_ms(void *ctx) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void dev_wait_ms(void *ctx, int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
 }
 
-static const struct rsp_ipa_platform_ops dev_ops = {dev_attached, dev_now_ms, dev_wait_ms};
+static const struct rsp_ipa_platform_ops dev_ops = {dev_attached, dev_now_ms, dev_wait_ms,
+                                                    dev_wall_ms};
 
 /* ---- the eIM transport ----------------------------------------------------------------------- */
 
@@ -839,6 +856,11 @@ static int setup(struct ipad *d) {
   d->ipa.platform = &dev_ops;
   d->ipa.platform_ctx = d;
   d->ipa.rollback_timeout_ms = (int64_t)d->o->rollback_timeout_s * 1000;
+  if (d->o->state_dir) {
+    if (rsp_storage_dir_init(&d->state, d->o->state_dir) != RSP_OK) return IPAD_EXIT_FAIL;
+    d->ipa.storage = &rsp_storage_dir_ops;
+    d->ipa.storage_ctx = &d->state;
+  }
   d->ipa.download_mode = d->o->download_mode;
   d->ipa.minimize_esipa_bytes = d->o->minimize;
   d->ipa.immediate_enable = d->o->immediate_enable;

@@ -574,8 +574,7 @@ static void immediate_enable(struct dl *d, struct rsp_ipa_download_result *out) 
   if (rc == RSP_OK) out->immediate_enable_result = r->immediate_enable_result;
   if (rc == RSP_OK && r->immediate_enable_result == IMMEDIATE_ENABLE_OK) {
     ipa->stats.immediate_enables++;
-    ipa->notify_state_change = true;
-    ipa->state_change_cause = RSP_MSG_STATE_CHANGE_CAUSE_IMMEDIATE_ENABLE_PROFILE;
+    rsp__ipa_state_change_set(ipa, RSP_MSG_STATE_CHANGE_CAUSE_IMMEDIATE_ENABLE_PROFILE);
     rsp_log(RSP_LOG_INFO, "ipa", "new profile enabled by ImmediateEnable");
   } else {
     ipa->stats.immediate_enable_refusals++;

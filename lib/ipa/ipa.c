@@ -129,41 +129,6 @@ static bool rollback_granted(const struct rsp_msg_euicc_package_request *q,
   return false;
 }
 
-/* Waits for network attachment on the current profile, up to the rollback timeout. */
-static bool wait_attached(struct rsp_ipa *ipa) {
-  const struct rsp_ipa_platform_ops *p = ipa->platform;
-  if (!p) return true;
-  int64_t deadline = p->now_ms(ipa->platform_ctx) + ipa->rollback_timeout_ms;
-  while (!p->attached(ipa->platform_ctx)) {
-    if (p->now_ms(ipa->platform_ctx) >= deadline) return false;
-    p->wait_ms(ipa->platform_ctx, RSP_IPA_ATTACH_POLL_MS);
-  }
-  return true;
-}
-
-/* The new profile has no network: undo the switch; *res becomes the result to report (with
- * rollbackResult appended by the card). */
-static rsp_err_t roll_back(struct rsp_ipa *ipa, struct rsp_arena *a,
-                           struct rsp_msg_euicc_package_result **res) {
-  struct rsp_msg_profile_rollback_request q = {.refresh_flag = true};
-  struct rsp_msg_profile_rollback_response *r = NULL;
-  rsp_log(RSP_LOG_WARN, "ipa", "no network on the new profile after %lld ms: rolling back",
-          (long long)ipa->rollback_timeout_ms);
-  rsp_err_t rc = card(ipa, &rsp_msgt_profile_rollback_request, &q,
-                      &rsp_msgt_profile_rollback_response, a, (void **)&r);
-  if (rc != RSP_OK) return rc;
-  if (r->cmd_result != 0) {
-    rsp_log(RSP_LOG_ERROR, "ipa", "ProfileRollback refused (cmdResult %lld)",
-            (long long)r->cmd_result);
-    return RSP_OK; /* report the original result when the network allows */
-  }
-  ipa->stats.rollbacks++;
-  if (r->e_uicc_package_result) *res = r->e_uicc_package_result;
-  if (!wait_attached(ipa))
-    rsp_log(RSP_LOG_ERROR, "ipa", "no network on the previous profile either");
-  return RSP_OK;
-}
-
 /* RetrieveNotificationsList: the pending package results (eprs) or the other pending
  * notifications; *out NULL when the card has none. */
 static rsp_err_t pending(struct rsp_ipa *ipa, bool eprs, struct rsp_arena *a, void **out) {
@@ -198,8 +163,13 @@ static rsp_err_t euicc_package(struct rsp_ipa *ipa, const struct rsp_msg_euicc_p
   }
   if (res->which != RSP_MSG_EUICC_PACKAGE_RESULT_EUICC_PACKAGE_RESULT_SIGNED) ipa->stats.errors++;
   ipa->stats.packages++;
-  if (rollback_granted(q, res) && !wait_attached(ipa) && (rc = roll_back(ipa, a, &res)) != RSP_OK)
-    return rc;
+  if (rollback_granted(q, res)) {
+    rsp__ipa_watch_arm(ipa); /* a restart during the wait resumes it (watchdog.c) */
+    if (!rsp__ipa_wait_attached(ipa, ipa->rollback_timeout_ms) &&
+        (rc = rsp__ipa_roll_back(ipa, a, &res)) != RSP_OK)
+      return rc;
+    rsp__ipa_watch_disarm(ipa);
+  }
   /* the notifications the operations raised travel with the result (notes 3.8 (a)) */
   struct rsp_msg_pending_notification_list *l = NULL;
   struct rsp_msg_eim_package_result_e_pr_and_notifications both = {.euicc_package_result = res};
@@ -532,7 +502,7 @@ static rsp_err_t one_package(struct rsp_ipa *ipa, bool *more) {
   }
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
   rsp_err_t rc = esipa(ipa, &m, &a, &r);
-  if (rc == RSP_OK) ipa->notify_state_change = false;
+  if (rc == RSP_OK && g.notify_state_change) rsp__ipa_state_change_sent(ipa);
   *more = false;
   if (rc == RSP_OK &&
       (!r || r->which != RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_GET_EIM_PACKAGE_RESPONSE))
@@ -581,7 +551,12 @@ rsp_err_t rsp_ipa_poll(struct rsp_ipa *ipa) {
     }
   }
   rsp_arena_free(&a);
-  if (rc == RSP_OK) rc = deliver_pending(ipa);
+  /* before anything goes to the eIM: a switch interrupted by a restart may need undoing */
+  if (rc == RSP_OK) rc = rsp__ipa_watch_resume(ipa);
+  if (rc == RSP_OK) {
+    rsp__ipa_state_change_restore(ipa);
+    rc = deliver_pending(ipa);
+  }
   bool more = rc == RSP_OK;
   for (int i = 0; more && rc == RSP_OK && i < RSP_IPA_MAX_PACKAGES_PER_POLL; i++)
     rc = one_package(ipa, &more);

@@ -144,10 +144,15 @@ static void install(struct rsp_euicc *c, const char *digits) {
 
 /* ---- the rollback watchdog ---- */
 
+/* The device's network: no coverage for one profile; time moves only when the IPA waits. The
+ * wall clock is `now` shifted by `wall_offset` (a restart may jump it). */
 struct network {
   struct rsp_euicc *card;
   uint8_t dead[RSP_ICCID_LEN]; /* no coverage for this profile */
-  int64_t now;
+  int64_t now, wall_offset;
+  bool card_cut_when_armed; /* the card stops answering once the watchdog is recorded */
+  bool card_cut;
+  struct rsp_buf *records; /* the storage's "rollback" record (len 0: none) */
 };
 
 static bool net_attached(void *ctx) {
@@ -158,74 +163,205 @@ static bool net_attached(void *ctx) {
 
 static int64_t net_now(void *ctx) { return ((struct network *)ctx)->now; }
 
-static void net_wait(void *ctx, int ms) { ((struct network *)ctx)->now += ms; }
+static void net_wait(void *ctx, int ms) {
+  struct network *n = ctx;
+  n->now += ms;
+  if (n->card_cut_when_armed && n->records && n->records->len) n->card_cut = true;
+}
 
-static const struct rsp_ipa_platform_ops net_ops = {net_attached, net_now, net_wait};
+static int64_t net_wall(void *ctx) {
+  struct network *n = ctx;
+  return n->now + n->wall_offset;
+}
 
-static void rollback_without_network(void) {
-  struct rsp_euicc *c = NULL;
-  struct rsp_apdu apdu;
-  struct rsp_ipa ipa;
-  struct fake_eim f = {0};
+static const struct rsp_ipa_platform_ops net_ops = {net_attached, net_now, net_wait, NULL};
+static const struct rsp_ipa_platform_ops net_wall_ops = {net_attached, net_now, net_wait, net_wall};
+
+/* In-memory storage holding the one record the watchdog uses. */
+static rsp_err_t mem_load(void *ctx, const char *name, struct rsp_buf *out) {
+  struct rsp_buf *r = ctx;
+  if (strcmp(name, "rollback") != 0) return RSP_E_NOT_FOUND;
+  return r->len ? rsp_buf_append(out, r->data, r->len) : RSP_E_NOT_FOUND;
+}
+
+static rsp_err_t mem_save(void *ctx, const char *name, const uint8_t *data, size_t len) {
+  struct rsp_buf *r = ctx;
+  if (strcmp(name, "rollback") != 0) return RSP_OK;
+  rsp_buf_reset(r);
+  return rsp_buf_append(r, data, len);
+}
+
+static rsp_err_t mem_erase(void *ctx, const char *name) {
+  if (strcmp(name, "rollback") == 0) rsp_buf_reset((struct rsp_buf *)ctx);
+  return RSP_OK;
+}
+
+static const struct rsp_ipa_storage_ops mem_storage = {mem_load, mem_save, mem_erase};
+
+/* The card behind a switch the test can cut (a device powered off mid-operation). */
+struct cut_card {
+  struct rsp_apdu inner;
+  struct network *net;
+};
+
+static rsp_err_t cut_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t *rlen) {
+  struct cut_card *k = ctx;
+  if (k->net->card_cut) return RSP_E_IO;
+  return k->inner.ops->transmit(k->inner.ctx, c, clen, r, rlen);
+}
+
+static const struct rsp_apdu_ops cut_ops = {"cut", NULL, cut_transmit, NULL};
+
+/* A card with profiles A and B, an eIM association, and two packages queued: enable A, then
+ * enable B with rollbackFlag. B has no network. */
+struct rollback_fixture {
+  struct rsp_euicc *card;
+  struct fake_eim eim;
   struct rsp_test_eim e;
   struct rsp_buf b, out;
   uint8_t a[10], bb[10];
+  struct network net;
+};
+
+static bool rollback_setup(struct rollback_fixture *x) {
+  memset(x, 0, sizeof *x);
   if (!pki_dir[0]) make_pki();
   struct rsp_euicc_options o = {.pki_dir = pki_dir, .eid = eid};
-  CHECK_OK(rsp_euicc_open(&o, &c));
-  if (!c) return;
-  install(c, "8944000000000000011");
-  install(c, "8944000000000000029");
-  rsp_iccid_encode("8944000000000000011", a);
-  rsp_iccid_encode("8944000000000000029", bb);
-  CHECK_OK(rsp_test_eim_load(&e, pki_dir));
-  rsp_buf_init(&b, 1 << 16);
-  rsp_buf_init(&out, 1 << 16);
-  CHECK_OK(rsp_test_eim_add_initial(&e, "eim-1", 10, &b));
-  CHECK_OK(rsp_euicc_es10(c, b.data, b.len, &out));
-  e.token = c->st.eims[0].token;
-  rsp_arena_init(&f.arena, RSP_MSG_ARENA_CAP);
-  struct rsp_msg_psmo_enable en = {.iccid = rsp_msg_slice(a, 10)};
+  CHECK_OK(rsp_euicc_open(&o, &x->card));
+  if (!x->card) return false;
+  install(x->card, "8944000000000000011");
+  install(x->card, "8944000000000000029");
+  rsp_iccid_encode("8944000000000000011", x->a);
+  rsp_iccid_encode("8944000000000000029", x->bb);
+  CHECK_OK(rsp_test_eim_load(&x->e, pki_dir));
+  rsp_buf_init(&x->b, 1 << 16);
+  rsp_buf_init(&x->out, 1 << 16);
+  CHECK_OK(rsp_test_eim_add_initial(&x->e, "eim-1", 10, &x->b));
+  CHECK_OK(rsp_euicc_es10(x->card, x->b.data, x->b.len, &x->out));
+  x->e.token = x->card->st.eims[0].token;
+  rsp_arena_init(&x->eim.arena, RSP_MSG_ARENA_CAP);
+  struct rsp_msg_psmo_enable en = {.iccid = rsp_msg_slice(x->a, 10)};
   struct rsp_msg_psmo op = {.which = RSP_MSG_PSMO_ENABLE, .u.enable = &en};
-  rsp_buf_reset(&b);
-  CHECK_OK(rsp_test_eim_package(&e, "eim-1", c->eid, 11, &op, 1, false, &b));
-  queue(&f, &b);
-  struct rsp_msg_psmo_enable enb = {.iccid = rsp_msg_slice(bb, 10), .rollback_flag = true};
+  rsp_buf_reset(&x->b);
+  CHECK_OK(rsp_test_eim_package(&x->e, "eim-1", x->card->eid, 11, &op, 1, false, &x->b));
+  queue(&x->eim, &x->b);
+  struct rsp_msg_psmo_enable enb = {.iccid = rsp_msg_slice(x->bb, 10), .rollback_flag = true};
   struct rsp_msg_psmo opb = {.which = RSP_MSG_PSMO_ENABLE, .u.enable = &enb};
-  rsp_buf_reset(&b);
-  CHECK_OK(rsp_test_eim_package(&e, "eim-1", c->eid, 12, &opb, 1, false, &b));
-  queue(&f, &b);
-  struct network net = {.card = c, .now = 1000};
-  memcpy(net.dead, bb, RSP_ICCID_LEN);
-  rsp_apdu_inproc_init(&apdu, c);
-  rsp_ipa_init(&ipa, &apdu, &eim_ops, &f);
+  rsp_buf_reset(&x->b);
+  CHECK_OK(rsp_test_eim_package(&x->e, "eim-1", x->card->eid, 12, &opb, 1, false, &x->b));
+  queue(&x->eim, &x->b);
+  x->net.card = x->card;
+  x->net.now = 1000;
+  memcpy(x->net.dead, x->bb, RSP_ICCID_LEN);
+  return true;
+}
+
+static void rollback_teardown(struct rollback_fixture *x) {
+  for (size_t i = 0; i < x->eim.n_queue; i++) rsp_buf_free(&x->eim.queue[i]);
+  for (size_t i = 0; i < x->eim.n_results; i++) rsp_buf_free(&x->eim.results[i]);
+  rsp_arena_free(&x->eim.arena);
+  rsp_buf_free(&x->b);
+  rsp_buf_free(&x->out);
+  rsp_test_eim_free(&x->e);
+  rsp_euicc_destroy(x->card);
+}
+
+/* The n-th result the eIM got is the switch to B with rollbackResult appended. */
+static void check_rolled_back_result(struct rollback_fixture *x, size_t n) {
+  struct rsp_msg_eim_package_result *r = NULL;
+  CHECK(x->eim.n_results > n);
+  if (x->eim.n_results > n)
+    CHECK_OK(rsp_msg_decode(&rsp_msgt_eim_package_result, x->eim.results[n].data,
+                            x->eim.results[n].len, &x->eim.arena, (void **)&r, NULL));
+  if (!r) return;
+  CHECK_EQ(r->which, RSP_MSG_EIM_PACKAGE_RESULT_EUICC_PACKAGE_RESULT);
+  if (r->which != RSP_MSG_EIM_PACKAGE_RESULT_EUICC_PACKAGE_RESULT) return;
+  const struct rsp_msg_euicc_package_result_data_signed *d =
+      r->u.euicc_package_result->u.euicc_package_result_signed->euicc_package_result_data_signed;
+  CHECK_EQ(d->counter_value, 12);
+  CHECK(d->euicc_result->n == 2 &&
+        d->euicc_result->v[1].which == RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT);
+}
+
+static void rollback_without_network(void) {
+  struct rollback_fixture x;
+  struct rsp_apdu apdu;
+  struct rsp_ipa ipa;
+  if (!rollback_setup(&x)) return;
+  rsp_apdu_inproc_init(&apdu, x.card);
+  rsp_ipa_init(&ipa, &apdu, &eim_ops, &x.eim);
   ipa.platform = &net_ops;
-  ipa.platform_ctx = &net;
+  ipa.platform_ctx = &x.net;
   ipa.rollback_timeout_ms = 30000;
   CHECK_OK(rsp_ipa_poll(&ipa));
   CHECK_EQ(ipa.stats.rollbacks, 1);
-  CHECK(net.now >= 1000 + 30000); /* it waited the whole timeout first */
-  CHECK(rsp__euicc_enabled_profile(c) == rsp__euicc_profile_by_iccid(c, a));
-  CHECK_EQ(f.n_results, 2);
-  /* the eIM got the switch's result with rollbackResult appended */
-  struct rsp_msg_eim_package_result *r = NULL;
-  if (f.n_results == 2)
-    CHECK_OK(rsp_msg_decode(&rsp_msgt_eim_package_result, f.results[1].data, f.results[1].len,
-                            &f.arena, (void **)&r, NULL));
-  if (r) {
-    const struct rsp_msg_euicc_package_result_data_signed *d =
-        r->u.euicc_package_result->u.euicc_package_result_signed->euicc_package_result_data_signed;
-    CHECK_EQ(d->counter_value, 12);
-    CHECK(d->euicc_result->n == 2 &&
-          d->euicc_result->v[1].which == RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT);
-  }
-  for (size_t i = 0; i < f.n_queue; i++) rsp_buf_free(&f.queue[i]);
-  for (size_t i = 0; i < f.n_results; i++) rsp_buf_free(&f.results[i]);
-  rsp_arena_free(&f.arena);
-  rsp_buf_free(&b);
-  rsp_buf_free(&out);
-  rsp_test_eim_free(&e);
-  rsp_euicc_destroy(c);
+  CHECK(x.net.now >= 1000 + 30000); /* it waited the whole timeout first */
+  CHECK(rsp__euicc_enabled_profile(x.card) == rsp__euicc_profile_by_iccid(x.card, x.a));
+  CHECK_EQ(x.eim.n_results, 2);
+  check_rolled_back_result(&x, 1); /* the eIM got the switch's result with rollbackResult */
+  rollback_teardown(&x);
+}
+
+/* The device goes down while the watchdog waits (here: the card stops answering, so the
+ * ProfileRollback at the end of the wait fails and the poll fails). After the restart the IPA
+ * finds the record, waits only for the time that was left, rolls back and delivers the switch's
+ * result (kept pending on the card) before asking for new work. */
+static void rollback_after_restart(void) {
+  struct rollback_fixture x;
+  struct cut_card k;
+  struct rsp_apdu apdu;
+  struct rsp_ipa ipa;
+  struct rsp_buf record;
+  if (!rollback_setup(&x)) return;
+  rsp_buf_init(&record, RSP_IPA_RECORD_MAX);
+  x.net.records = &record;
+  x.net.card_cut_when_armed = true;
+  x.net.wall_offset = 1795000000000;
+  rsp_apdu_inproc_init(&k.inner, x.card);
+  k.net = &x.net;
+  apdu.ops = &cut_ops;
+  apdu.ctx = &k;
+  rsp_ipa_init(&ipa, &apdu, &eim_ops, &x.eim);
+  ipa.platform = &net_wall_ops;
+  ipa.platform_ctx = &x.net;
+  ipa.storage = &mem_storage;
+  ipa.storage_ctx = &record;
+  ipa.rollback_timeout_ms = 30000;
+  CHECK(rsp_ipa_poll(&ipa) != RSP_OK);
+  CHECK_EQ(ipa.stats.rollbacks, 0);
+  CHECK(rsp__euicc_enabled_profile(x.card) == rsp__euicc_profile_by_iccid(x.card, x.bb));
+  CHECK_EQ(x.eim.n_results, 1); /* enable A only: the switch's result is still on the card */
+  CHECK(record.len > 0 && memcmp(record.data, "started=", 8) == 0);
+  /* the restart: a new IPA on the same storage; the wall clock says 12 s of the 30 s are gone
+   * (the device was off for that long) */
+  int64_t started = 0, timeout = 0;
+  rsp_buf_append(&record, "", 1);
+  CHECK(sscanf((const char *)record.data, "started=%lld timeout=%lld", (long long *)&started,
+               (long long *)&timeout) == 2);
+  record.len--;
+  CHECK_EQ(timeout, 30000);
+  x.net.card_cut = x.net.card_cut_when_armed = false;
+  x.net.now = 5000;
+  x.net.wall_offset = started + 12000 - x.net.now;
+  rsp_ipa_init(&ipa, &apdu, &eim_ops, &x.eim);
+  ipa.platform = &net_wall_ops;
+  ipa.platform_ctx = &x.net;
+  ipa.storage = &mem_storage;
+  ipa.storage_ctx = &record;
+  CHECK_OK(rsp_ipa_poll(&ipa));
+  CHECK_EQ(ipa.stats.rollbacks, 1);
+  CHECK(x.net.now >= 5000 + 18000 && x.net.now < 5000 + 18000 + 2000); /* the 18 s left */
+  CHECK(rsp__euicc_enabled_profile(x.card) == rsp__euicc_profile_by_iccid(x.card, x.a));
+  CHECK_EQ(record.len, 0);
+  CHECK_EQ(ipa.stats.redelivered, 1);
+  check_rolled_back_result(&x, 1);
+  /* nothing is left: the next poll neither waits nor rolls back */
+  int64_t before = x.net.now;
+  CHECK_OK(rsp_ipa_poll(&ipa));
+  CHECK_EQ(x.net.now, before);
+  CHECK_EQ(ipa.stats.rollbacks, 1);
+  rsp_buf_free(&record);
+  rollback_teardown(&x);
 }
 
 static void poll_cycle(void) {
@@ -307,7 +443,8 @@ static void poll_cycle(void) {
 }
 
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(poll_cycle), T(rollback_without_network)};
+  static const struct rsp_test_case cases[] = {T(poll_cycle), T(rollback_without_network),
+                                               T(rollback_after_restart)};
   if (argc < 2) return 2;
   pki_bin = argv[1];
   rsp_log_set_level(RSP_LOG_WARN);

@@ -669,58 +669,143 @@ static void ecos(void) {
   rsp_arena_free(&a);
 }
 
-/* The rollback watchdog: the device reports no network on the new profile; the IPA rolls back
- * and the eIM gets the switch's result with rollbackResult. */
-static void rollback(void) {
-  struct rsp_arena a;
+/* The profiles downloads_and_psmos left (B and C): their ICCIDs from a listProfileInfo. */
+static bool two_profiles(struct rsp_arena *a, uint8_t ib[10], uint8_t ic[10]) {
   struct run r;
   char iccids[8][21];
   int enabled = -2;
-  if (!setup()) return;
-  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  /* the profiles downloads_and_psmos left: B (disabled) and C */
   size_t base = rsp_test_esipa_n_results(eim);
   queue_list_profiles();
   ipad_ok(&r, NULL);
   run_free(&r);
-  const struct rsp_msg_euicc_package_result_data_signed *s = signed_result(base, &a);
+  const struct rsp_msg_euicc_package_result_data_signed *s = signed_result(base, a);
   size_t n = s ? profiles(&s->euicc_result->v[0], iccids, &enabled) : 0;
   if (n < 2) {
     rsp_test_fail(__FILE__, __LINE__, "rollback needs the two profiles of downloads_and_psmos");
-    rsp_arena_free(&a);
-    return;
+    return false;
   }
-  /* B enabled; then a switch to C with rollbackFlag, and C has no network */
-  uint8_t ib[10], ic[10];
   rsp_iccid_encode(iccids[0], ib);
   rsp_iccid_encode(iccids[1], ic);
+  return true;
+}
+
+/* Queues "enable B", then "enable C with rollbackFlag" (C has no network in these tests). */
+static void queue_switch(const uint8_t ib[10], const uint8_t ic[10]) {
+  struct run r;
   struct rsp_msg_psmo_enable en_b = {.iccid = rsp_msg_slice(ib, 10)};
   struct rsp_msg_psmo op_b = {.which = RSP_MSG_PSMO_ENABLE, .u.enable = &en_b};
   struct rsp_msg_psmo_enable en_c = {.iccid = rsp_msg_slice(ic, 10), .rollback_flag = true};
   struct rsp_msg_psmo op_c = {.which = RSP_MSG_PSMO_ENABLE, .u.enable = &en_c};
   queue_psmos(&op_b, 1);
-  base = rsp_test_esipa_n_results(eim);
   ipad_ok(&r, NULL);
   run_free(&r);
   queue_psmos(&op_c, 1);
   queue_list_profiles();
-  base = rsp_test_esipa_n_results(eim);
-  const char *extra[] = {"--attached-cmd", "exit 1", "--rollback-timeout", "2", NULL};
-  ipad_ok(&r, extra);
-  CHECK_EQ(jint(&r, "rollbacks"), 1);
-  CHECK(file_has(r.log, "rolling back"));
-  s = signed_result(base, &a);
+}
+
+/* The base-th result is the switch with rollbackResult, the next one lists B enabled again. */
+static void check_rolled_back(size_t base, struct rsp_arena *a) {
+  char iccids[8][21];
+  int enabled = -2;
+  const struct rsp_msg_euicc_package_result_data_signed *s = signed_result(base, a);
   CHECK(s && s->euicc_result->n == 2);
   if (s && s->euicc_result->n == 2) {
     CHECK_EQ(s->euicc_result->v[0].u.enable_result, 0);
     CHECK_EQ(s->euicc_result->v[1].which, RSP_MSG_EUICC_RESULT_DATA_ROLLBACK_RESULT);
     CHECK_EQ(s->euicc_result->v[1].u.rollback_result, 0);
   }
-  s = signed_result(base + 1, &a);
-  n = s ? profiles(&s->euicc_result->v[0], iccids, &enabled) : 0;
+  s = signed_result(base + 1, a);
+  size_t n = s ? profiles(&s->euicc_result->v[0], iccids, &enabled) : 0;
   CHECK_EQ(n, 2);
   CHECK_EQ(enabled, 0); /* back on B */
+}
+
+/* The rollback watchdog: the device reports no network on the new profile; the IPA rolls back
+ * and the eIM gets the switch's result with rollbackResult. */
+static void rollback(void) {
+  struct rsp_arena a;
+  struct run r;
+  uint8_t ib[10], ic[10];
+  if (!setup()) return;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  if (two_profiles(&a, ib, ic)) {
+    queue_switch(ib, ic);
+    size_t base = rsp_test_esipa_n_results(eim);
+    const char *extra[] = {"--attached-cmd", "exit 1", "--rollback-timeout", "2", NULL};
+    ipad_ok(&r, extra);
+    CHECK_EQ(jint(&r, "rollbacks"), 1);
+    CHECK(file_has(r.log, "rolling back"));
+    check_rolled_back(base, &a);
+    run_free(&r);
+  }
+  rsp_arena_free(&a);
+}
+
+/* The "ms left" of the "resuming the rollback watchdog" line of a log, -1 without one. */
+static long resumed_ms_left(const char *log) {
+  struct rsp_buf b;
+  long left = -1;
+  rsp_buf_init(&b, 1 << 20);
+  if (read_file(log, &b) && rsp_buf_append(&b, "", 1) == RSP_OK) {
+    const char *p = strstr((const char *)b.data, "resuming the rollback watchdog");
+    p = p ? strstr(p, "restart (") : NULL;
+    if (!p || sscanf(p, "restart (%ld ms left)", &left) != 1) left = -1;
+  }
+  rsp_buf_free(&b);
+  return left;
+}
+
+/* The device dies while the watchdog waits (SIGKILL of rsp-ipad after the switch); the next
+ * rsp-ipad on the same --state-dir resumes the wait for the time left, rolls back and delivers
+ * the switch's result, which the card kept pending, before anything else. */
+static void rollback_after_kill(void) {
+  struct rsp_arena a;
+  struct run r;
+  uint8_t ib[10], ic[10];
+  char state[700], record[720], log[700];
+  if (!setup()) return;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  snprintf(state, sizeof state, "%s/ipad-state", top);
+  snprintf(record, sizeof record, "%s/rollback", state);
+  snprintf(log, sizeof log, "%s/killed.log", top);
+  CHECK(mkdir(state, 0700) == 0);
+  if (!two_profiles(&a, ib, ic)) goto out;
+  queue_switch(ib, ic);
+  size_t base = rsp_test_esipa_n_results(eim);
+  char *argv[] = {(char *)ipad_bin,
+                  "--once",
+                  "--card",
+                  card_uri,
+                  "--state-dir",
+                  state,
+                  "--attached-cmd",
+                  "exit 1",
+                  "--rollback-timeout",
+                  "4",
+                  "--log-level",
+                  "debug",
+                  NULL};
+  pid_t pid = rsp_test_spawn(argv, log);
+  for (int i = 0; i < 200 && access(record, R_OK) != 0; i++) sleep_ms(25);
+  CHECK(access(record, R_OK) == 0);
+  sleep_ms(500);
+  int st = rsp_test_stop(pid, SIGKILL);
+  CHECK(WIFSIGNALED(st));
+  CHECK_EQ(rsp_test_esipa_n_results(eim), base); /* the switch's result is still on the card */
+  CHECK(access(record, R_OK) == 0);
+  /* the restart, network still missing on C; its own timeout (1 s) is for the wait after the
+   * rollback: the resumed wait has what was left of the recorded 4 s */
+  const char *extra[] = {"--state-dir", state, "--attached-cmd", "exit 1", "--rollback-timeout",
+                         "1",           NULL};
+  ipad_ok(&r, extra);
+  CHECK_EQ(jint(&r, "rollbacks"), 1);
+  long left = resumed_ms_left(r.log);
+  CHECK(left > 1500 && left < 4000);
+  CHECK(access(record, R_OK) != 0);
+  check_rolled_back(base, &a);
+  if (r.status != 0) show_log(r.log);
   run_free(&r);
+out:
   rsp_arena_free(&a);
 }
 
@@ -913,9 +998,9 @@ static void usage_errors(void) {
 
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {
-      T(usage_errors),        T(config_from_card), T(untrusted_eim),     T(ecos),
-      T(downloads_and_psmos), T(rollback),         T(indirect_download), T(result_redelivered),
-      T(daemon_schedule)};
+      T(usage_errors),        T(config_from_card), T(untrusted_eim),       T(ecos),
+      T(downloads_and_psmos), T(rollback),         T(rollback_after_kill), T(indirect_download),
+      T(result_redelivered),  T(daemon_schedule)};
   if (argc < 5) return 2;
   pki_bin = argv[1];
   euicc_bin = argv[2];

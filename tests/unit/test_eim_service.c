@@ -1161,7 +1161,7 @@ struct fake_platform {
 static bool pf_attached(void *ctx) { return ((struct fake_platform *)ctx)->attached; }
 static int64_t pf_now(void *ctx) { return ((struct fake_platform *)ctx)->now_ms; }
 static void pf_wait(void *ctx, int ms) { ((struct fake_platform *)ctx)->now_ms += ms; }
-static const struct rsp_ipa_platform_ops fake_platform_ops = {pf_attached, pf_now, pf_wait};
+static const struct rsp_ipa_platform_ops fake_platform_ops = {pf_attached, pf_now, pf_wait, NULL};
 
 static void check_view(struct world *w, const char *enabled, const char *disabled) {
   struct rsp_eim_profile p;

@@ -24,11 +24,28 @@ struct rsp_ipa_esipa_ops {
   rsp_err_t (*exchange)(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp);
 };
 
-/* The device around the IPA: is it attached to a network on the current profile, and time. */
+/* The device around the IPA: is it attached to a network on the current profile, and time.
+ * now_ms is a monotonic clock; wall_ms (optional) the calendar time in ms since 1970, which
+ * survives a restart of the device: with it, a rollback watchdog interrupted by a restart
+ * resumes with the time that was left, without it with the whole timeout again. */
 struct rsp_ipa_platform_ops {
   bool (*attached)(void *ctx);
   int64_t (*now_ms)(void *ctx);
   void (*wait_ms)(void *ctx, int ms);
+  int64_t (*wall_ms)(void *ctx);
+};
+
+/* Small persistent storage (a few records of at most RSP_IPA_RECORD_MAX bytes, by name): what
+ * the IPA must remember across a restart of the daemon or the device. load appends the record
+ * to `out` (RSP_E_NOT_FOUND when there is none); save replaces it atomically (a crash leaves the
+ * old or the new record, never a mix); erase removes it (no error when absent). Records used:
+ * "rollback" (an armed rollback watchdog) and "state-change" (a notifyStateChange still owed to
+ * the eIM). Without storage the IPA keeps them in memory only. docs/ipa.md, "Porting". */
+#define RSP_IPA_RECORD_MAX 256
+struct rsp_ipa_storage_ops {
+  rsp_err_t (*load)(void *ctx, const char *name, struct rsp_buf *out);
+  rsp_err_t (*save)(void *ctx, const char *name, const uint8_t *data, size_t len);
+  rsp_err_t (*erase)(void *ctx, const char *name);
 };
 
 #define RSP_IPA_ROLLBACK_TIMEOUT_MS_DEFAULT 120000
@@ -81,6 +98,9 @@ struct rsp_ipa {
   const struct rsp_ipa_platform_ops *platform;
   void *platform_ctx;
   int64_t rollback_timeout_ms;
+  /* Persistent records (see rsp_ipa_storage_ops); NULL: none. */
+  const struct rsp_ipa_storage_ops *storage;
+  void *storage_ctx;
   /* Indirect download (download.h): mode selection, and the eIM whose configuration counts. */
   enum rsp_ipa_download_mode download_mode;
   const char *eim_id; /* NULL: any eIM configured on the card */
