@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "rsp/cli/cli.h"
 #include "rsp/core/buf.h"
 #include "rsp/core/log.h"
 #include "rsp/crypto/x509.h"
@@ -26,10 +27,9 @@
 #include "rsp/msg/base64.h"
 #include "rsp/net/http.h"
 
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_FAIL 1
-#define CTL_EXIT_USAGE 2
-#define CTL_EXIT_HELP (-1)
+#define CTL_EXIT_OK RSP_CLI_OK
+#define CTL_EXIT_FAIL RSP_CLI_FAIL
+#define CTL_EXIT_USAGE RSP_CLI_USAGE
 
 #define CTL_DEFAULT_URL "https://localhost:8446"
 #define CTL_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
@@ -181,70 +181,26 @@ struct ctl {
   const char *url, *api_key, *api_key_file, *ca;
   bool json;
   long timeout_s;
-  /* the string value of each option, by id */
-  const char *val[O__END - O_URL];
-  uint32_t used;
-  char **pos; /* positional arguments after the command words */
-  int n_pos;
   char key[CTL_KEY_MAX + 1];
   char base[CTL_URL_MAX];
   struct rsp_net_client *client;
 };
 
-static int usage_error(const char *fmt, ...) RSP_PRINTF(1, 2);
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  fputs("rsp-eimctl: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs(" (see --help)\n", stderr);
-  return CTL_EXIT_USAGE;
-}
+/* The command-line frame (lib/cli): options by id, positionals, messages. */
+static struct rsp_cli cli;
+#define usage_error(...) rsp_cli_usage_error(&cli, __VA_ARGS__)
+#define fail(...) rsp_cli_fail(&cli, __VA_ARGS__)
+#define parse_long rsp_cli_parse_long
 
-static int fail(const char *fmt, ...) RSP_PRINTF(1, 2);
-static int fail(const char *fmt, ...) {
-  va_list ap;
-  fputs("rsp-eimctl: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return CTL_EXIT_FAIL;
-}
-
-static const char *opt(const struct ctl *c, int id) { return c->val[id - O_URL]; }
-static bool has(const struct ctl *c, int id) { return (c->used & BIT(id)) != 0; }
-
-static bool parse_long(const char *s, long min, long max, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || !*s || *end || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
-
-static bool is_eid(const char *s) { return strlen(s) == 32 && strspn(s, "0123456789") == 32; }
+static const char *opt(const struct ctl *c, int id) { return rsp_cli_opt(&cli, id); }
+static bool has(const struct ctl *c, int id) { return rsp_cli_has(&cli, id); }
+static bool is_eid(const char *s) { return rsp_cli_is_eid(s, strlen(s)); }
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
 /* Reads a whole file ('-': standard input) into `out`, whose cap bounds it. */
 static bool read_file(const char *path, struct rsp_buf *out) {
-  uint8_t chunk[8192];
-  size_t n;
-  bool ok = true, is_stdin = strcmp(path, "-") == 0;
-  FILE *f = is_stdin ? stdin : fopen(path, "rb");
-  if (!f) {
-    fail("%s: %s", path, strerror(errno));
-    return false;
-  }
-  while (ok && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    ok = rsp_buf_append(out, chunk, n) == RSP_OK;
-  if (ferror(f)) ok = false;
-  if (!is_stdin) fclose(f);
-  if (!ok) fail("%s: unreadable or larger than %zu bytes", path, out->cap);
-  return ok;
+  return rsp_cli_read_file(&cli, path, out);
 }
 
 static bool write_file(const char *path, const uint8_t *p, size_t len) {
@@ -728,7 +684,7 @@ static int device_add_body(struct ctl *c, json_t *body) {
 }
 
 static int cmd_device_add(struct ctl *c) {
-  json_t *body = json_pack("{s:s}", "eid", c->pos[0]), *out = NULL;
+  json_t *body = json_pack("{s:s}", "eid", cli.pos[0]), *out = NULL;
   int rc;
   if (!body) return fail("out of memory");
   if ((rc = device_add_body(c, body)) == CTL_EXIT_OK &&
@@ -826,7 +782,7 @@ static int cmd_device_list(struct ctl *c) {
 static int cmd_device_show(struct ctl *c) {
   char path[128];
   json_t *out;
-  snprintf(path, sizeof path, "/v1/devices/%s", c->pos[0]);
+  snprintf(path, sizeof path, "/v1/devices/%s", cli.pos[0]);
   int rc = call(c, "GET", path, NULL, &out);
   if (rc != CTL_EXIT_OK) return rc;
   if (c->json)
@@ -842,7 +798,7 @@ static int cmd_device_add_initial(struct ctl *c) {
   json_t *out;
   uint8_t *der = NULL;
   size_t len = 0;
-  snprintf(path, sizeof path, "/v1/devices/%s/add-initial-eim", c->pos[0]);
+  snprintf(path, sizeof path, "/v1/devices/%s/add-initial-eim", cli.pos[0]);
   int rc = call(c, "GET", path, NULL, &out);
   if (rc != CTL_EXIT_OK) return rc;
   json_t *b64 = GET(out, "addInitialEimRequest");
@@ -858,7 +814,7 @@ static int cmd_device_add_initial(struct ctl *c) {
   if (c->json) {
     print_json(out);
   } else if (has(c, O_OUT)) {
-    printf("%s: AddInitialEimRequest for %s, %zu bytes\n", opt(c, O_OUT), c->pos[0], len);
+    printf("%s: AddInitialEimRequest for %s, %zu bytes\n", opt(c, O_OUT), cli.pos[0], len);
   } else {
     for (size_t i = 0; i < len; i++) printf("%02X", der[i]);
     printf("\n");
@@ -954,18 +910,18 @@ static int times_into(struct ctl *c, json_t *body) {
 static int cmd_op_add(struct ctl *c) {
   char path[128];
   int rc;
-  json_t *spec = spec_of(c, c->pos + 1, c->n_pos - 1, &rc), *body = NULL, *out = NULL;
+  json_t *spec = spec_of(c, cli.pos + 1, cli.n_pos - 1, &rc), *body = NULL, *out = NULL;
   if (!spec) return rc;
   body = json_pack("{s:o}", "spec", spec);
   if (!body) return fail("out of memory");
   if ((rc = times_into(c, body)) != CTL_EXIT_OK) goto out;
-  snprintf(path, sizeof path, "/v1/devices/%s/operations", c->pos[0]);
+  snprintf(path, sizeof path, "/v1/devices/%s/operations", cli.pos[0]);
   if ((rc = call(c, "POST", path, body, &out)) != CTL_EXIT_OK) goto out;
   if (c->json)
     print_json(out);
   else
     printf("operation %lld queued for %s (%s, position %lld)\n",
-           (long long)json_integer_value(GET(out, "id")), c->pos[0], s_or(GET(out, "kind"), "?"),
+           (long long)json_integer_value(GET(out, "id")), cli.pos[0], s_or(GET(out, "kind"), "?"),
            (long long)json_integer_value(GET(out, "seq")));
 out:
   json_decref(body);
@@ -977,7 +933,7 @@ static int cmd_op_list(struct ctl *c) {
   char path[128];
   int rc = page_opts(c, false);
   if (rc != CTL_EXIT_OK) return rc;
-  snprintf(path, sizeof path, "/v1/devices/%s/operations", c->pos[0]);
+  snprintf(path, sizeof path, "/v1/devices/%s/operations", cli.pos[0]);
   return list_pages(c, path, "operations", print_op_rows);
 }
 
@@ -989,14 +945,14 @@ static bool op_id_ok(const char *s) {
 static int cmd_op_show_or_cancel(struct ctl *c, bool cancel) {
   char path[64];
   json_t *out;
-  if (!op_id_ok(c->pos[0])) return usage_error("%s is no operation id", c->pos[0]);
-  snprintf(path, sizeof path, "/v1/operations/%s", c->pos[0]);
+  if (!op_id_ok(cli.pos[0])) return usage_error("%s is no operation id", cli.pos[0]);
+  snprintf(path, sizeof path, "/v1/operations/%s", cli.pos[0]);
   int rc = call(c, cancel ? "DELETE" : "GET", path, NULL, &out);
   if (rc != CTL_EXIT_OK) return rc;
   if (c->json)
     print_json(out);
   else if (cancel)
-    printf("operation %s cancelled\n", c->pos[0]);
+    printf("operation %s cancelled\n", cli.pos[0]);
   else
     print_op(out);
   json_decref(out);
@@ -1064,7 +1020,7 @@ static int bulk_send(struct ctl *c, json_t *eids, json_t *body, json_t *all) {
 
 static int cmd_op_bulk(struct ctl *c) {
   int rc;
-  json_t *spec = spec_of(c, c->pos, c->n_pos, &rc), *eids = NULL, *body = NULL, *all = NULL;
+  json_t *spec = spec_of(c, cli.pos, cli.n_pos, &rc), *eids = NULL, *body = NULL, *all = NULL;
   size_t i;
   json_t *r;
   if (!spec) return rc;
@@ -1100,7 +1056,7 @@ static int cmd_audit(struct ctl *c) {
   char path[128];
   int rc = page_opts(c, false);
   if (rc != CTL_EXIT_OK) return rc;
-  snprintf(path, sizeof path, "/v1/devices/%s/audit", c->pos[0]);
+  snprintf(path, sizeof path, "/v1/devices/%s/audit", cli.pos[0]);
   return list_pages(c, path, "entries", print_audit_rows);
 }
 
@@ -1337,51 +1293,37 @@ static int cmd_op_add_many(struct ctl *c) {
 /* ---- the command table ----------------------------------------------------------------------- */
 
 struct ctl_cmd {
-  const char *w1, *w2;
-  int min_pos, max_pos;
-  bool eid_first; /* the first positional is an EID */
-  uint32_t opts;
+  struct rsp_cli_cmd cli; /* words, positionals (max -1: checked by the command), options */
+  bool eid_first;         /* the first positional is an EID */
   int (*run)(struct ctl *c);
 };
 
+#define CMD(w1, w2, min, max, opts)                                                                \
+  { w1, w2, min, max, opts }
 static const struct ctl_cmd commands[] = {
-    {"health", NULL, 0, 0, false, 0, cmd_health},
-    {"stats", NULL, 0, 0, false, BIT(O_WAIT_IDLE), cmd_stats},
-    {"device", "add", 1, 1, true,
-     BIT(O_EIM_ID) | BIT(O_EUICC_CERT) | BIT(O_EUM_CERT) | BIT(O_TOKEN) | BIT(O_INITIAL_EIM),
-     cmd_device_add},
-    {"device", "list", 0, 0, false, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_ALL) | BIT(O_PROFILES),
+    {CMD("health", NULL, 0, 0, 0), false, cmd_health},
+    {CMD("stats", NULL, 0, 0, BIT(O_WAIT_IDLE)), false, cmd_stats},
+    {CMD("device", "add", 1, 1,
+         BIT(O_EIM_ID) | BIT(O_EUICC_CERT) | BIT(O_EUM_CERT) | BIT(O_TOKEN) | BIT(O_INITIAL_EIM)),
+     true, cmd_device_add},
+    {CMD("device", "list", 0, 0, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_ALL) | BIT(O_PROFILES)), false,
      cmd_device_list},
-    {"device", "show", 1, 1, true, 0, cmd_device_show},
-    {"device", "add-initial-eim", 1, 1, true, BIT(O_OUT), cmd_device_add_initial},
-    {"op", "add", 1, 3, true, SPEC_OPTS, cmd_op_add},
-    {"op", "list", 1, 1, true, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_ALL), cmd_op_list},
-    {"op", "show", 1, 1, false, 0, cmd_op_show},
-    {"op", "cancel", 1, 1, false, 0, cmd_op_cancel},
-    {"op", "bulk", 0, 2, false, SPEC_OPTS | BIT(O_EIDS_FILE), cmd_op_bulk},
-    {"op", "add-many", 0, 0, false, BIT(O_OPS_FILE) | BIT(O_NOT_BEFORE) | BIT(O_EXPIRES_AT),
+    {CMD("device", "show", 1, 1, 0), true, cmd_device_show},
+    {CMD("device", "add-initial-eim", 1, 1, BIT(O_OUT)), true, cmd_device_add_initial},
+    {CMD("op", "add", 1, -1, SPEC_OPTS), true, cmd_op_add},
+    {CMD("op", "list", 1, 1, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_ALL)), true, cmd_op_list},
+    {CMD("op", "show", 1, 1, 0), false, cmd_op_show},
+    {CMD("op", "cancel", 1, 1, 0), false, cmd_op_cancel},
+    {CMD("op", "bulk", 0, -1, SPEC_OPTS | BIT(O_EIDS_FILE)), false, cmd_op_bulk},
+    {CMD("op", "add-many", 0, 0, BIT(O_OPS_FILE) | BIT(O_NOT_BEFORE) | BIT(O_EXPIRES_AT)), false,
      cmd_op_add_many},
-    {"audit", NULL, 1, 1, true, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_OPERATION) | BIT(O_ALL),
+    {CMD("audit", NULL, 1, 1, BIT(O_AFTER) | BIT(O_LIMIT) | BIT(O_OPERATION) | BIT(O_ALL)), true,
      cmd_audit},
 };
 
-static const struct ctl_cmd *find_command(int argc, char **argv, int *words) {
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-    const struct ctl_cmd *k = &commands[i];
-    if (strcmp(argv[0], k->w1) != 0) continue;
-    if (!k->w2) {
-      *words = 1;
-      return k;
-    }
-    if (argc > 1 && strcmp(argv[1], k->w2) == 0) {
-      *words = 2;
-      return k;
-    }
-  }
-  return NULL;
-}
-
-static int set_global(struct ctl *c, int o, const char *arg) {
+/* lib/cli's on_opt: the global options into `c` as they are parsed. */
+static int set_global(void *ctx, int o, const char *arg) {
+  struct ctl *c = ctx;
   switch (o) {
   case O_URL:
     c->url = arg;
@@ -1408,81 +1350,39 @@ static int set_global(struct ctl *c, int o, const char *arg) {
   return CTL_EXIT_OK;
 }
 
-/* Parses options (permuted: anywhere among the words) into `c`; the rest stay in argv. */
-static int parse_opts(struct ctl *c, int argc, char **argv, bool stop_at_word) {
-  int o, rc = CTL_EXIT_OK;
-  optind = 0; /* glibc: a full restart, so each pass takes its own "+" (ordering) setting */
-  opterr = 1;
-  while (rc == CTL_EXIT_OK &&
-         (o = getopt_long(argc, argv, stop_at_word ? "+h" : "h", longopts, NULL)) != -1) {
-    if (o == 'h' || o == O_HELP) {
-      fputs(usage_text, stdout);
-      return CTL_EXIT_HELP;
-    }
-    if (o < O_URL || o >= O__END) {
-      fputs("rsp-eimctl: see --help\n", stderr);
-      return CTL_EXIT_USAGE;
-    }
-    c->used |= BIT(o);
-    c->val[o - O_URL] = optarg;
-    rc = set_global(c, o, optarg);
-  }
-  return rc;
-}
-
-/* Checks the options and positionals of `k`; the positionals go to c->pos. */
-static int check_command(struct ctl *c, const struct ctl_cmd *k, int argc, char **argv) {
-  uint32_t stray = c->used & ~(k->opts | GLOBAL_OPTS);
-  c->pos = argv + optind;
-  c->n_pos = argc - optind;
-  for (int o = O_URL; o < O__END; o++)
-    if (stray & BIT(o)) {
-      for (const struct option *l = longopts; l->name; l++)
-        if (l->val == o) return usage_error("--%s does not go with this command", l->name);
-    }
-  if (c->n_pos < k->min_pos) return usage_error("missing argument");
-  if (k->max_pos < 3 && c->n_pos > k->max_pos && !(k->opts & BIT(O_SPEC_JSON)))
-    return usage_error("unexpected argument %s", c->pos[k->max_pos]);
-  if (k->eid_first && !is_eid(c->pos[0]))
-    return usage_error("%s is no EID (32 decimal digits)", c->pos[0]);
-  if (k->run == cmd_op_bulk && !has(c, O_EIDS_FILE))
+/* What lib/cli does not check: EIDs, and the files some commands need. */
+static int check_command(const struct ctl_cmd *k) {
+  if (k->eid_first && !is_eid(cli.pos[0]))
+    return usage_error("%s is no EID (32 decimal digits)", cli.pos[0]);
+  if (k->run == cmd_op_bulk && !has(NULL, O_EIDS_FILE))
     return usage_error("op bulk needs --eids-file");
-  if (k->run == cmd_op_add_many && !has(c, O_OPS_FILE))
+  if (k->run == cmd_op_add_many && !has(NULL, O_OPS_FILE))
     return usage_error("op add-many needs --ops-file");
   return CTL_EXIT_OK;
 }
 
 int main(int argc, char **argv) {
   struct ctl c;
-  const struct ctl_cmd *k;
-  int rc, words = 0;
+  int rc;
   rsp_log_set_sink(RSP_LOG_SINK_STDERR, "rsp-eimctl");
   rsp_log_set_level(RSP_LOG_ERROR);
   memset(&c, 0, sizeof c);
   c.timeout_s = CTL_DEFAULT_TIMEOUT_S;
-  /* Global options before the command, then the command words, then its own options (global
-   * ones accepted there too). */
-  if ((rc = parse_opts(&c, argc, argv, true)) != CTL_EXIT_OK)
-    return rc == CTL_EXIT_HELP ? CTL_EXIT_OK : rc;
-  if (optind >= argc) {
-    fputs(usage_text, stderr);
-    return CTL_EXIT_USAGE;
-  }
-  if (strcmp(argv[optind], "help") == 0) {
-    fputs(usage_text, stdout);
-    return CTL_EXIT_OK;
-  }
-  int first = optind;
-  if (!(k = find_command(argc - first, argv + first, &words)))
-    return usage_error("unknown command %s%s%s", argv[first], first + 1 < argc ? " " : "",
-                       first + 1 < argc ? argv[first + 1] : "");
-  int sub_argc = argc - first - words + 1;
-  char **sub_argv = argv + first + words - 1;
-  if ((rc = parse_opts(&c, sub_argc, sub_argv, false)) != CTL_EXIT_OK)
-    return rc == CTL_EXIT_HELP ? CTL_EXIT_OK : rc;
-  if ((rc = check_command(&c, k, sub_argc, sub_argv)) != CTL_EXIT_OK) return rc;
+  cli = (struct rsp_cli){.prog = "rsp-eimctl",
+                         .usage = usage_text,
+                         .longopts = longopts,
+                         .first_id = O_URL,
+                         .end_id = O__END,
+                         .help_id = O_HELP,
+                         .global = GLOBAL_OPTS,
+                         .on_opt = set_global,
+                         .ctx = &c};
+  int i = rsp_cli_parse(&cli, commands, sizeof commands / sizeof commands[0], sizeof commands[0],
+                        argc, argv, &rc);
+  if (i < 0) return rc;
+  if ((rc = check_command(&commands[i])) != CTL_EXIT_OK) return rc;
   if ((rc = setup_client(&c)) != CTL_EXIT_OK) return rc;
-  rc = k->run(&c);
+  rc = commands[i].run(&c);
   rsp_net_client_destroy(c.client);
   return rc;
 }

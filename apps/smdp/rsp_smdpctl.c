@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "rsp/cli/cli.h"
 #include "rsp/core/buf.h"
 #include "rsp/core/hex.h"
 #include "rsp/core/log.h"
@@ -31,10 +32,9 @@
 #include "rsp/msg/json.h"
 #include "rsp/net/http.h"
 
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_FAIL 1
-#define CTL_EXIT_USAGE 2
-#define CTL_EXIT_HELP (-1)
+#define CTL_EXIT_OK RSP_CLI_OK
+#define CTL_EXIT_FAIL RSP_CLI_FAIL
+#define CTL_EXIT_USAGE RSP_CLI_USAGE
 
 #define CTL_DEFAULT_URL "https://localhost:8444"
 #define CTL_DEFAULT_REQUESTER "operator.example"
@@ -181,35 +181,18 @@ struct ctl {
   const char *url, *cert, *key, *ca, *requester;
   bool json;
   long timeout_s;
-  const char *val[O__END - O_URL]; /* the value of each option, by id */
-  uint32_t used;
   char base[CTL_URL_MAX];
   char call_prefix[64]; /* functionCallIdentifier: <prefix>-<n> */
   unsigned long calls;
   struct rsp_net_client *client;
 };
 
-static int usage_error(const char *fmt, ...) RSP_PRINTF(1, 2);
-static int usage_error(const char *fmt, ...) {
-  va_list ap;
-  fputs("rsp-smdpctl: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputs(" (see --help)\n", stderr);
-  return CTL_EXIT_USAGE;
-}
-
-static int fail(const char *fmt, ...) RSP_PRINTF(1, 2);
-static int fail(const char *fmt, ...) {
-  va_list ap;
-  fputs("rsp-smdpctl: ", stderr);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  return CTL_EXIT_FAIL;
-}
+/* The command-line frame (lib/cli): options by id, messages. */
+static struct rsp_cli cli;
+#define usage_error(...) rsp_cli_usage_error(&cli, __VA_ARGS__)
+#define fail(...) rsp_cli_fail(&cli, __VA_ARGS__)
+#define parse_long rsp_cli_parse_long
+#define is_eid rsp_cli_is_eid
 
 /* snprintf for messages that may be cut short: a long URL or server message is shortened, not
  * refused. */
@@ -221,25 +204,8 @@ static void textf(char *out, size_t size, const char *fmt, ...) {
   va_end(ap);
 }
 
-static const char *opt(const struct ctl *c, int id) { return c->val[id - O_URL]; }
-static bool has(const struct ctl *c, int id) { return (c->used & BIT(id)) != 0; }
-
-static bool parse_long(const char *s, long min, long max, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || !*s || *end || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
-
-/* n bytes at s (not necessarily NUL-terminated) are an EID: 32 decimal digits. */
-static bool is_eid(const char *s, size_t n) {
-  if (n != RSP_EID_DIGITS) return false;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < '0' || s[i] > '9') return false;
-  return true;
-}
+static const char *opt(const struct ctl *c, int id) { return rsp_cli_opt(&cli, id); }
+static bool has(const struct ctl *c, int id) { return rsp_cli_has(&cli, id); }
 
 static bool is_iccid(const char *s) {
   uint8_t b[RSP_ICCID_LEN];
@@ -780,8 +746,8 @@ static int order_options(struct ctl *c, struct ctl_order_spec *s, struct ctl_lis
   if (has(c, O_COUNT) && !parse_long(opt(c, O_COUNT), 1, CTL_COUNT_MAX, &count))
     return usage_error("--count wants 1 to %ld, not %s", CTL_COUNT_MAX, opt(c, O_COUNT));
   if (has(c, O_NO_CONFIRM)) {
-    if (c->used & (BIT(O_MATCHING_ID) | BIT(O_DEFAULT_SMDP) | BIT(O_CC) | BIT(O_SMDS_ADDRESS) |
-                   BIT(O_NO_RELEASE)))
+    if (cli.used & (BIT(O_MATCHING_ID) | BIT(O_DEFAULT_SMDP) | BIT(O_CC) | BIT(O_SMDS_ADDRESS) |
+                    BIT(O_NO_RELEASE)))
       return usage_error("--no-confirm leaves out ConfirmOrder: its options do not apply");
   } else if ((rc = confirm_spec(c, !has(c, O_COUNT), s)) != CTL_EXIT_OK) {
     return rc;
@@ -953,19 +919,21 @@ static int cmd_release(struct ctl *c) {
 /* ---- the command table ----------------------------------------------------------------------- */
 
 struct ctl_cmd {
-  const char *name;
-  uint32_t opts;
+  struct rsp_cli_cmd cli; /* one word, no positional argument, the options it takes */
   int (*run)(struct ctl *c);
 };
 
 static const struct ctl_cmd commands[] = {
-    {"order", ORDER_OPTS, cmd_order},
-    {"confirm", CONFIRM_OPTS, cmd_confirm},
-    {"cancel", BIT(O_ICCID) | BIT(O_EID) | BIT(O_MATCHING_ID) | BIT(O_FINAL_STATUS), cmd_cancel},
-    {"release", BIT(O_ICCID), cmd_release},
+    {{"order", NULL, 0, 0, ORDER_OPTS}, cmd_order},
+    {{"confirm", NULL, 0, 0, CONFIRM_OPTS}, cmd_confirm},
+    {{"cancel", NULL, 0, 0, BIT(O_ICCID) | BIT(O_EID) | BIT(O_MATCHING_ID) | BIT(O_FINAL_STATUS)},
+     cmd_cancel},
+    {{"release", NULL, 0, 0, BIT(O_ICCID)}, cmd_release},
 };
 
-static int set_global(struct ctl *c, int o, const char *arg) {
+/* lib/cli's on_opt: the common options into `c` as they are parsed. */
+static int set_global(void *ctx, int o, const char *arg) {
+  struct ctl *c = ctx;
   switch (o) {
   case O_URL:
     c->url = arg;
@@ -995,68 +963,27 @@ static int set_global(struct ctl *c, int o, const char *arg) {
   return CTL_EXIT_OK;
 }
 
-/* Parses options (permuted: anywhere among the words) into `c`; the rest stay in argv. */
-static int parse_opts(struct ctl *c, int argc, char **argv, bool stop_at_word) {
-  int o, rc = CTL_EXIT_OK;
-  optind = 0; /* glibc: a full restart, so each pass takes its own "+" (ordering) setting */
-  opterr = 1;
-  while (rc == CTL_EXIT_OK &&
-         (o = getopt_long(argc, argv, stop_at_word ? "+h" : "h", longopts, NULL)) != -1) {
-    if (o == 'h' || o == O_HELP) {
-      fputs(usage_text, stdout);
-      return CTL_EXIT_HELP;
-    }
-    if (o < O_URL || o >= O__END) {
-      fputs("rsp-smdpctl: see --help\n", stderr);
-      return CTL_EXIT_USAGE;
-    }
-    c->used |= BIT(o);
-    c->val[o - O_URL] = optarg;
-    rc = set_global(c, o, optarg);
-  }
-  return rc;
-}
-
-static int check_command(struct ctl *c, const struct ctl_cmd *k, int argc, char **argv) {
-  uint32_t stray = c->used & ~(k->opts | GLOBAL_OPTS);
-  for (int o = O_URL; o < O__END; o++)
-    if (stray & BIT(o))
-      for (const struct option *l = longopts; l->name; l++)
-        if (l->val == o) return usage_error("--%s does not go with %s", l->name, k->name);
-  if (optind < argc) return usage_error("unexpected argument %s", argv[optind]);
-  return CTL_EXIT_OK;
-}
-
 int main(int argc, char **argv) {
   struct ctl c;
-  const struct ctl_cmd *k = NULL;
   int rc;
   rsp_log_set_sink(RSP_LOG_SINK_STDERR, "rsp-smdpctl");
   rsp_log_set_level(RSP_LOG_ERROR);
   memset(&c, 0, sizeof c);
   c.timeout_s = CTL_DEFAULT_TIMEOUT_S;
-  /* Common options before the command, then the command, then its own options (common ones
-   * accepted there too). */
-  if ((rc = parse_opts(&c, argc, argv, true)) != CTL_EXIT_OK)
-    return rc == CTL_EXIT_HELP ? CTL_EXIT_OK : rc;
-  if (optind >= argc) {
-    fputs(usage_text, stderr);
-    return CTL_EXIT_USAGE;
-  }
-  if (strcmp(argv[optind], "help") == 0) {
-    fputs(usage_text, stdout);
-    return CTL_EXIT_OK;
-  }
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (strcmp(argv[optind], commands[i].name) == 0) k = &commands[i];
-  if (!k) return usage_error("unknown command %s", argv[optind]);
-  int sub_argc = argc - optind;
-  char **sub_argv = argv + optind;
-  if ((rc = parse_opts(&c, sub_argc, sub_argv, false)) != CTL_EXIT_OK)
-    return rc == CTL_EXIT_HELP ? CTL_EXIT_OK : rc;
-  if ((rc = check_command(&c, k, sub_argc, sub_argv)) != CTL_EXIT_OK) return rc;
+  cli = (struct rsp_cli){.prog = "rsp-smdpctl",
+                         .usage = usage_text,
+                         .longopts = longopts,
+                         .first_id = O_URL,
+                         .end_id = O__END,
+                         .help_id = O_HELP,
+                         .global = GLOBAL_OPTS,
+                         .on_opt = set_global,
+                         .ctx = &c};
+  int i = rsp_cli_parse(&cli, commands, sizeof commands / sizeof commands[0], sizeof commands[0],
+                        argc, argv, &rc);
+  if (i < 0) return rc;
   if ((rc = settings(&c)) != CTL_EXIT_OK) return rc;
-  rc = k->run(&c);
+  rc = commands[i].run(&c);
   rsp_net_client_destroy(c.client);
   return rc;
 }

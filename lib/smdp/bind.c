@@ -296,6 +296,24 @@ struct auth_view {
   struct rsp_slice signature1, euicc_cert, eum_cert;
 };
 
+/* The SGP.22 and SGP.32 forms of the answer are distinct generated types with the same field
+ * names: one macro fills the view from either. */
+#define AUTH_VIEW_ERROR(v, err)                                                                    \
+  do {                                                                                             \
+    (v)->error = true;                                                                             \
+    (v)->error_code = (err)->authenticate_error_code;                                              \
+    (v)->transaction_id = (err)->transaction_id;                                                   \
+  } while (0)
+#define AUTH_VIEW_OK(v, ok)                                                                        \
+  (*(v) = (struct auth_view){.transaction_id = (ok)->euicc_signed1->transaction_id,                \
+                             .signed1 = (ok)->euicc_signed1->raw,                                  \
+                             .server_address = (ok)->euicc_signed1->server_address,                \
+                             .server_challenge = (ok)->euicc_signed1->server_challenge,            \
+                             .ctx = (ok)->euicc_signed1->ctx_params1,                              \
+                             .signature1 = (ok)->euicc_signature1,                                 \
+                             .euicc_cert = (ok)->euicc_certificate,                                \
+                             .eum_cert = (ok)->eum_certificate})
+
 static rsp_err_t auth_view_decode(const uint8_t *der, size_t len, struct rsp_arena *a,
                                   struct auth_view *v) {
   const struct rsp_es10_function *fn =
@@ -307,50 +325,22 @@ static rsp_err_t auth_view_decode(const uint8_t *der, size_t len, struct rsp_are
   memset(v, 0, sizeof *v);
   if (sgp22) {
     const struct rsp_msg_authenticate_server_response *x = r;
-    if (x->which == RSP_MSG_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_ERROR) {
-      v->error = true;
-      v->error_code = x->u.authenticate_response_error->authenticate_error_code;
-      v->transaction_id = x->u.authenticate_response_error->transaction_id;
-      return RSP_OK;
-    }
-    if (x->which != RSP_MSG_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_OK)
+    if (x->which == RSP_MSG_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_ERROR)
+      AUTH_VIEW_ERROR(v, x->u.authenticate_response_error);
+    else if (x->which == RSP_MSG_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_OK)
+      AUTH_VIEW_OK(v, x->u.authenticate_response_ok);
+    else
       return RSP_E_UNSUPPORTED;
-    const struct rsp_msg_authenticate_response_ok *ok = x->u.authenticate_response_ok;
-    const struct rsp_msg_euicc_signed1 *e = ok->euicc_signed1;
-    *v = (struct auth_view){false,
-                            0,
-                            e->transaction_id,
-                            e->raw,
-                            e->server_address,
-                            e->server_challenge,
-                            e->ctx_params1,
-                            ok->euicc_signature1,
-                            ok->euicc_certificate,
-                            ok->eum_certificate};
     return RSP_OK;
   }
   const struct rsp_msg_sgp32_authenticate_server_response *x = r;
-  if (x->which == RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_ERROR) {
-    v->error = true;
-    v->error_code = x->u.authenticate_response_error->authenticate_error_code;
-    v->transaction_id = x->u.authenticate_response_error->transaction_id;
-    return RSP_OK;
-  }
   /* the compact form (SGP.32 §2.5, minimizeEsipaBytes) is an eIM's business, not an SM-DP+'s */
-  if (x->which != RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_OK)
+  if (x->which == RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_ERROR)
+    AUTH_VIEW_ERROR(v, x->u.authenticate_response_error);
+  else if (x->which == RSP_MSG_SGP32_AUTHENTICATE_SERVER_RESPONSE_AUTHENTICATE_RESPONSE_OK)
+    AUTH_VIEW_OK(v, x->u.authenticate_response_ok);
+  else
     return RSP_E_UNSUPPORTED;
-  const struct rsp_msg_sgp32_authenticate_response_ok *ok = x->u.authenticate_response_ok;
-  const struct rsp_msg_sgp32_euicc_signed1 *e = ok->euicc_signed1;
-  *v = (struct auth_view){false,
-                          0,
-                          e->transaction_id,
-                          e->raw,
-                          e->server_address,
-                          e->server_challenge,
-                          e->ctx_params1,
-                          ok->euicc_signature1,
-                          ok->euicc_certificate,
-                          ok->eum_certificate};
   return RSP_OK;
 }
 

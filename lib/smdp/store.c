@@ -708,45 +708,76 @@ rsp_err_t rsp__smdp_notification_last(sqlite3 *db, struct rsp_smdp_notification_
   return rc;
 }
 
-/* ---- outbox ------------------------------------------------------------------------------------
- */
+/* ---- outboxes ----------------------------------------------------------------------------------
+ * Two tables of the same shape: ES2+ notifications to the operator (outbox: requester) and ES12
+ * calls to the SM-DS (es12_outbox: smds_address). Each row is a destination, a path and a body,
+ * sent once. */
 
-rsp_err_t rsp__smdp_outbox_add(sqlite3 *db, int64_t order_id, const char *requester,
+static rsp_err_t outbox_insert(sqlite3 *db, const char *sql, int64_t order_id, const char *dest,
                                const char *path, const char *body, int64_t now) {
   sqlite3_stmt *st = NULL;
-  rsp_err_t rc = prep(db,
-                      "INSERT INTO outbox (order_id, requester, path, body, created)"
-                      " VALUES (?, ?, ?, ?, ?)",
-                      &st);
+  rsp_err_t rc = prep(db, sql, &st);
   if (rc != RSP_OK) return rc;
   sqlite3_bind_int64(st, 1, order_id);
-  sqlite3_bind_text(st, 2, requester, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, dest, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 4, body, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st, 5, now);
   return step_done(db, st);
 }
 
-rsp_err_t rsp__smdp_outbox_next(sqlite3 *db, struct rsp_smdp_outbox_item *item) {
+/* Where outbox_oldest puts a row: the caller's fields. */
+struct outbox_row {
+  int64_t *id, *order_id;
+  char *dest;
+  size_t dest_size;
+  char *path;
+  size_t path_size;
+  char **body; /* owned by the caller once set: rsp_free */
+  size_t *body_len;
+};
+
+/* `sql` selects id, order_id, destination, path, body of the oldest unsent row. */
+static rsp_err_t outbox_oldest(sqlite3 *db, const char *sql, const struct outbox_row *row) {
   sqlite3_stmt *st = NULL;
-  rsp_err_t rc = prep(db,
-                      "SELECT id, order_id, requester, path, body FROM outbox WHERE sent IS NULL"
-                      " ORDER BY id LIMIT 1",
-                      &st);
-  memset(item, 0, sizeof *item);
+  rsp_err_t rc = prep(db, sql, &st);
   if (rc != RSP_OK) return rc;
   if ((rc = step_row(db, st)) == RSP_OK) {
     const unsigned char *body = sqlite3_column_text(st, 4);
-    item->id = sqlite3_column_int64(st, 0);
-    item->order_id = sqlite3_column_int64(st, 1);
-    col_text(st, 2, item->requester, sizeof item->requester);
-    col_text(st, 3, item->path, sizeof item->path);
-    item->body_len = (size_t)sqlite3_column_bytes(st, 4);
-    item->body = body ? rsp_strdup((const char *)body) : NULL;
-    if (!item->body) rc = RSP_E_NOMEM;
+    *row->id = sqlite3_column_int64(st, 0);
+    *row->order_id = sqlite3_column_int64(st, 1);
+    col_text(st, 2, row->dest, row->dest_size);
+    col_text(st, 3, row->path, row->path_size);
+    *row->body_len = (size_t)sqlite3_column_bytes(st, 4);
+    *row->body = body ? rsp_strdup((const char *)body) : NULL;
+    if (!*row->body) rc = RSP_E_NOMEM;
   }
   sqlite3_finalize(st);
   return rc;
+}
+
+rsp_err_t rsp__smdp_outbox_add(sqlite3 *db, int64_t order_id, const char *requester,
+                               const char *path, const char *body, int64_t now) {
+  return outbox_insert(db,
+                       "INSERT INTO outbox (order_id, requester, path, body, created)"
+                       " VALUES (?, ?, ?, ?, ?)",
+                       order_id, requester, path, body, now);
+}
+
+rsp_err_t rsp__smdp_outbox_next(sqlite3 *db, struct rsp_smdp_outbox_item *item) {
+  memset(item, 0, sizeof *item);
+  struct outbox_row row = {.id = &item->id,
+                           .order_id = &item->order_id,
+                           .dest = item->requester,
+                           .dest_size = sizeof item->requester,
+                           .path = item->path,
+                           .path_size = sizeof item->path,
+                           .body = &item->body,
+                           .body_len = &item->body_len};
+  return outbox_oldest(db,
+                       "SELECT id, order_id, requester, path, body FROM outbox WHERE sent IS NULL"
+                       " ORDER BY id LIMIT 1",
+                       &row);
 }
 
 rsp_err_t rsp__smdp_outbox_done(sqlite3 *db, int64_t id, int64_t now) {
@@ -765,40 +796,26 @@ rsp_err_t rsp__smdp_outbox_done(sqlite3 *db, int64_t id, int64_t now) {
 
 rsp_err_t rsp__smdp_es12_add(sqlite3 *db, int64_t order_id, const char *smds_address,
                              const char *path, const char *body, int64_t now) {
-  sqlite3_stmt *st = NULL;
-  rsp_err_t rc = prep(db,
-                      "INSERT INTO es12_outbox (order_id, smds_address, path, body, created)"
-                      " VALUES (?, ?, ?, ?, ?)",
-                      &st);
-  if (rc != RSP_OK) return rc;
-  sqlite3_bind_int64(st, 1, order_id);
-  sqlite3_bind_text(st, 2, smds_address, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, path, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 4, body, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 5, now);
-  return step_done(db, st);
+  return outbox_insert(db,
+                       "INSERT INTO es12_outbox (order_id, smds_address, path, body, created)"
+                       " VALUES (?, ?, ?, ?, ?)",
+                       order_id, smds_address, path, body, now);
 }
 
 rsp_err_t rsp__smdp_es12_next(sqlite3 *db, struct rsp__smdp_es12_item *item) {
-  sqlite3_stmt *st = NULL;
-  rsp_err_t rc = prep(db,
-                      "SELECT id, order_id, smds_address, path, body FROM es12_outbox"
-                      " WHERE sent IS NULL ORDER BY id LIMIT 1",
-                      &st);
   memset(item, 0, sizeof *item);
-  if (rc != RSP_OK) return rc;
-  if ((rc = step_row(db, st)) == RSP_OK) {
-    const unsigned char *body = sqlite3_column_text(st, 4);
-    item->id = sqlite3_column_int64(st, 0);
-    item->order_id = sqlite3_column_int64(st, 1);
-    col_text(st, 2, item->smds_address, sizeof item->smds_address);
-    col_text(st, 3, item->path, sizeof item->path);
-    item->body_len = (size_t)sqlite3_column_bytes(st, 4);
-    item->body = body ? rsp_strdup((const char *)body) : NULL;
-    if (!item->body) rc = RSP_E_NOMEM;
-  }
-  sqlite3_finalize(st);
-  return rc;
+  struct outbox_row row = {.id = &item->id,
+                           .order_id = &item->order_id,
+                           .dest = item->smds_address,
+                           .dest_size = sizeof item->smds_address,
+                           .path = item->path,
+                           .path_size = sizeof item->path,
+                           .body = &item->body,
+                           .body_len = &item->body_len};
+  return outbox_oldest(db,
+                       "SELECT id, order_id, smds_address, path, body FROM es12_outbox"
+                       " WHERE sent IS NULL ORDER BY id LIMIT 1",
+                       &row);
 }
 
 rsp_err_t rsp__smdp_es12_done(sqlite3 *db, int64_t id, const char *outcome, int64_t now) {
