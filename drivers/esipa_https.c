@@ -11,6 +11,7 @@
 #include "rsp/core/alloc.h"
 #include "rsp/core/log.h"
 #include "rsp/drivers/https.h"
+#include "rsp/msg/json.h"
 #include "rsp/net/http.h"
 
 #define HTTP_OK 200
@@ -22,6 +23,8 @@ struct rsp_esipa_https {
   struct rsp_net_client *client;
   char *url;
   char *admin_protocol;
+  bool json;
+  size_t origin_len; /* scheme://host[:port] of url, for the JSON binding's paths */
 };
 
 /* ---- addresses ------------------------------------------------------------------------------- */
@@ -127,47 +130,94 @@ static void preview(const struct rsp_buf *b, char *out, size_t size) {
   out[n] = '\0';
 }
 
-/* 200 with a body is the answer; 204 and an empty 200 are none; everything else is a refusal. */
-static rsp_err_t take_answer(const struct rsp_esipa_https *e,
-                             const struct rsp_net_client_response *res, struct rsp_buf *resp) {
+/* 200 with a body is the answer (*has_body); 204 and an empty 200 are none; everything else is a
+ * refusal. */
+static rsp_err_t check_answer(const char *url, const struct rsp_net_client_response *res,
+                              const char *content_type, bool *has_body) {
   char text[PREVIEW_MAX + 1];
+  *has_body = false;
   if (res->status == HTTP_NO_CONTENT || (res->status == HTTP_OK && res->body.len == 0)) {
-    RSP_LOG_D("esipa", "POST %s: HTTP %d, no answer", e->url, res->status);
+    RSP_LOG_D("esipa", "POST %s: HTTP %d, no answer", url, res->status);
     return RSP_OK;
   }
   if (res->status != HTTP_OK) {
     preview(&res->body, text, sizeof text);
-    RSP_LOG_W("esipa", "eIM refused the message: HTTP %d from %s%s%s", res->status, e->url,
+    RSP_LOG_W("esipa", "eIM refused the message: HTTP %d from %s%s%s", res->status, url,
               text[0] ? ": " : "", text);
     return RSP_E_STATE;
   }
-  if (!content_type_is(res->content_type, RSP_ESIPA_HTTPS_CONTENT_TYPE)) {
-    RSP_LOG_W("esipa",
-              "eIM answer refused: HTTP 200 from %s with Content-Type '%s', "
-              "not " RSP_ESIPA_HTTPS_CONTENT_TYPE,
-              e->url, res->content_type);
+  if (!content_type_is(res->content_type, content_type)) {
+    RSP_LOG_W("esipa", "eIM answer refused: HTTP 200 from %s with Content-Type '%s', not %s", url,
+              res->content_type, content_type);
     return RSP_E_STATE;
   }
-  RSP_LOG_D("esipa", "POST %s: HTTP 200, %zu bytes (%s)", e->url, res->body.len,
+  RSP_LOG_D("esipa", "POST %s: HTTP 200, %zu bytes (%s)", url, res->body.len,
             res->admin_protocol[0] ? res->admin_protocol : "no X-Admin-Protocol");
-  return rsp_buf_append(resp, res->body.data, res->body.len);
+  *has_body = true;
+  return RSP_OK;
+}
+
+/* One POST; the answer's checks as above. */
+static rsp_err_t post(struct rsp_esipa_https *e, const char *url, const char *content_type,
+                      const void *body, size_t len, struct rsp_net_client_response *res,
+                      bool *has_body) {
+  const struct rsp_net_header headers[] = {
+      {"Content-Type", content_type},
+      {"X-Admin-Protocol", e->admin_protocol},
+  };
+  rsp_err_t rc = rsp_net_client_post(e->client, url, headers, sizeof headers / sizeof *headers,
+                                     body, len, res);
+  if (rc != RSP_OK) {
+    RSP_LOG_W("esipa", "POST %s failed: %s (%s)", url, rsp_strerror(rc),
+              res->error[0] ? res->error : "no detail");
+    return rc;
+  }
+  /* the JSON answer is application/json, with or without ";charset=UTF-8" */
+  return check_answer(url, res, e->json ? "application/json" : content_type, has_body);
+}
+
+/* The JSON binding: the message as its function's JSON, the JSON answer as ASN.1. */
+static rsp_err_t exchange_json(struct rsp_esipa_https *e, const uint8_t *req, size_t len,
+                               struct rsp_buf *resp, struct rsp_net_client_response *res) {
+  struct rsp_buf json;
+  char url[RSP_HTTPS_URL_MAX + 64];
+  const char *function = NULL;
+  bool has_body = false;
+  rsp_buf_init(&json, RSP_MSG_JSON_MAX_BODY);
+  rsp_err_t rc = rsp_esipa_json_from_ipa(req, len, &function, &json);
+  if (rc != RSP_OK) {
+    RSP_LOG_W("esipa", "message not expressible in the JSON binding: %s", rsp_strerror(rc));
+    goto out;
+  }
+  snprintf(url, sizeof url, "%.*s" RSP_ESIPA_JSON_PREFIX "%s", (int)e->origin_len, e->url,
+           function);
+  rc = post(e, url, RSP_ESIPA_JSON_CONTENT_TYPE, json.data, json.len, res, &has_body);
+  if (rc == RSP_OK && !has_body && strcmp(function, "handleNotification") != 0) {
+    RSP_LOG_W("esipa", "eIM answered %s without a body", url);
+    rc = RSP_E_STATE;
+  }
+  if (rc == RSP_OK && has_body &&
+      (rc = rsp_esipa_json_to_ipa(function, (const char *)res->body.data, res->body.len, resp)) !=
+          RSP_OK)
+    RSP_LOG_W("esipa", "eIM's JSON answer from %s refused: %s", url, rsp_strerror(rc));
+out:
+  rsp_buf_free(&json);
+  return rc;
 }
 
 static rsp_err_t esipa_exchange(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp) {
   struct rsp_esipa_https *e = ctx;
   struct rsp_net_client_response res;
+  bool has_body = false;
   if (!e || (len && !req) || !resp) return RSP_E_INVALID_ARG;
-  const struct rsp_net_header headers[] = {
-      {"Content-Type", RSP_ESIPA_HTTPS_CONTENT_TYPE},
-      {"X-Admin-Protocol", e->admin_protocol},
-  };
-  rsp_err_t rc = rsp_net_client_post(e->client, e->url, headers, sizeof headers / sizeof *headers,
-                                     req, len, &res);
-  if (rc != RSP_OK)
-    RSP_LOG_W("esipa", "POST %s failed: %s (%s)", e->url, rsp_strerror(rc),
-              res.error[0] ? res.error : "no detail");
-  else
-    rc = take_answer(e, &res, resp);
+  memset(&res, 0, sizeof res);
+  rsp_err_t rc;
+  if (e->json) {
+    rc = exchange_json(e, req, len, resp, &res);
+  } else {
+    rc = post(e, e->url, RSP_ESIPA_HTTPS_CONTENT_TYPE, req, len, &res, &has_body);
+    if (rc == RSP_OK && has_body) rc = rsp_buf_append(resp, res.body.data, res.body.len);
+  }
   rsp_net_client_response_free(&res);
   return rc;
 }
@@ -186,6 +236,8 @@ rsp_err_t rsp_esipa_https_new(const struct rsp_esipa_https_options *opt,
   if (!(e = rsp_calloc(1, sizeof *e)) || !(e->url = rsp_strdup(opt->url)) ||
       !(e->admin_protocol = rsp_strdup(admin)))
     goto out;
+  e->json = opt->json_binding;
+  e->origin_len = strcspn(e->url + 8, "/") + 8; /* after "https://" */
   struct rsp_net_client_options o = {.ca_file = opt->ca_file,
                                      .ca_pem = opt->ca_pem,
                                      .ca_pem_len = opt->ca_pem_len,

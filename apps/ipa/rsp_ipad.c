@@ -71,6 +71,8 @@ static const char usage_text[] =
     "  --eim-cert FILE       TLS client certificate (PEM), with\n"
     "  --eim-key FILE        its private key\n"
     "  --admin-protocol V    X-Admin-Protocol sent to the eIM (default gsma/rsp/v2.1.0)\n"
+    "  --esipa-binding B     asn1 (default: POST the DER messages to the eIM URL) or json\n"
+    "                        (SGP.32 6.4.1: /gsma/rsp2/esipa/<function> at the URL's host)\n"
     "\n"
     "Profile downloads triggered by the eIM:\n"
     "  --smdp-ca FILE        CA certificates (PEM) for SM-DP+ TLS, for direct downloads (the\n"
@@ -128,6 +130,7 @@ enum {
   O_EIM_CERT,
   O_EIM_KEY,
   O_ADMIN_PROTOCOL,
+  O_ESIPA_BINDING,
   O_SMDP_CA,
   O_DOWNLOAD_MODE,
   O_MINIMIZE,
@@ -161,6 +164,7 @@ static const struct option longopts[] = {
     {"eim-cert", required_argument, NULL, O_EIM_CERT},
     {"eim-key", required_argument, NULL, O_EIM_KEY},
     {"admin-protocol", required_argument, NULL, O_ADMIN_PROTOCOL},
+    {"esipa-binding", required_argument, NULL, O_ESIPA_BINDING},
     {"smdp-ca", required_argument, NULL, O_SMDP_CA},
     {"download-mode", required_argument, NULL, O_DOWNLOAD_MODE},
     {"minimize-esipa-bytes", no_argument, NULL, O_MINIMIZE},
@@ -190,7 +194,7 @@ struct ipad_opts {
   const char *eim_id, *eim_url, *eim_ca, *eim_cert, *eim_key, *admin_protocol;
   const char *smdp_ca;
   enum rsp_ipa_download_mode download_mode;
-  bool minimize, immediate_enable;
+  bool minimize, immediate_enable, esipa_json;
   bool once, json, syslog;
   long interval_s, jitter_pct, retry_min_s, retry_max_s, net_timeout_s, rollback_timeout_s;
   const char *attached_cmd, *status_file, *config, *add_initial_eim, *state_dir;
@@ -321,6 +325,11 @@ static int apply_opt(struct ipad_opts *o, int c, const char *arg) {
     break;
   case O_ADMIN_PROTOCOL:
     o->admin_protocol = arg;
+    break;
+  case O_ESIPA_BINDING:
+    if (strcmp(arg, "asn1") != 0 && strcmp(arg, "json") != 0)
+      return usage_error("--esipa-binding is asn1 or json, not %s", arg);
+    o->esipa_json = strcmp(arg, "json") == 0;
     break;
   case O_SMDP_CA:
     o->smdp_ca = arg;
@@ -589,7 +598,8 @@ static bool setup_eim(struct ipad *d) {
                                        .cert_file = d->o->eim_cert,
                                        .key_file = d->o->eim_key,
                                        .timeout_ms = (unsigned)d->o->net_timeout_s * 1000u,
-                                       .admin_protocol = d->o->admin_protocol};
+                                       .admin_protocol = d->o->admin_protocol,
+                                       .json_binding = d->o->esipa_json};
   if (!d->o->eim_ca && rsp_esipa_https_trust_from_eim_config(cfg, &eo) != RSP_OK) {
     rsp_log(RSP_LOG_ERROR, "ipad", "the card's trustedPublicKeyDataTls is not usable");
     goto out;

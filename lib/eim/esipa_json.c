@@ -173,51 +173,9 @@ static rsp_err_t handle_notification(struct rsp_eim_service *s, const char *body
 /* ---- the download functions (§6.4.1.1 to .3, .8): through the relay ----------------------------
  */
 
-enum dl_func { DL_INITIATE, DL_AUTHENTICATE, DL_BPP, DL_CANCEL };
-
-/* ESipa error value -> ES9+ status code (the reverse of the relay's table). */
-static const struct {
-  enum dl_func f;
-  int64_t value;
-  const char *subject, *reason;
-} dl_codes[] = {
-    {DL_INITIATE, 1, "8.8.1", "3.8"},
-    {DL_INITIATE, 2, "8.8.3", "3.1"},
-    {DL_INITIATE, 3, "8.8.2", "3.1"},
-    {DL_INITIATE, 50, "8.8.1", "3.10"},
-    {DL_INITIATE, 52, "8.31.2", "3.9"},
-    {DL_AUTHENTICATE, 1, "8.1.2", "6.1"},
-    {DL_AUTHENTICATE, 2, "8.1.2", "6.3"},
-    {DL_AUTHENTICATE, 3, "8.1.3", "6.1"},
-    {DL_AUTHENTICATE, 4, "8.1.3", "6.3"},
-    {DL_AUTHENTICATE, 5, "8.1", "6.1"},
-    {DL_AUTHENTICATE, 6, "8.2.6", "3.8"},
-    {DL_AUTHENTICATE, 7, "8.1.1", "3.8"},
-    {DL_AUTHENTICATE, 8, "8.1.1", "3.9"},
-    {DL_AUTHENTICATE, 9, "8.11.1", "3.9"},
-    {DL_AUTHENTICATE, 10, "8.10.1", "3.9"},
-    {DL_AUTHENTICATE, 50, "8.2.8", "3.8"},
-    {DL_BPP, 1, "8.1", "6.1"},
-    {DL_BPP, 2, "8.2.7", "2.2"},
-    {DL_BPP, 3, "8.2.7", "3.8"},
-    {DL_BPP, 4, "8.2.7", "6.4"},
-    {DL_BPP, 5, "8.2.6", "3.8"},
-    {DL_BPP, 6, "8.8.5", "4.10"},
-    {DL_BPP, 50, "8.2.9", "3.8"},
-    {DL_BPP, 95, "8.10.1", "3.9"},
-    {DL_CANCEL, 1, "8.10.1", "3.9"},
-    {DL_CANCEL, 2, "8.1", "6.1"},
-};
-
 static void dl_failed(struct rsp_msg_json_resp_header *h, struct rsp_msg_json_status_code_data *scd,
-                      enum dl_func f, int64_t value) {
-  scd->subject_code = "8.8";
-  scd->reason_code = "4.2";
-  for (size_t i = 0; i < sizeof dl_codes / sizeof dl_codes[0]; i++)
-    if (dl_codes[i].f == f && dl_codes[i].value == value) {
-      scd->subject_code = dl_codes[i].subject;
-      scd->reason_code = dl_codes[i].reason;
-    }
+                      enum rsp_esipa_json_download f, int64_t value) {
+  rsp_esipa_json_download_error_status(f, value, scd);
   failed_header(h, scd);
 }
 
@@ -286,7 +244,8 @@ static rsp_err_t ia_answer(struct rsp_msg_json_doc *doc, const struct rsp__eim_a
     r.matching_id = cstr(doc, ok->matching_id);
     if (ok->ctx_params1) r.ctx_params1 = ok->ctx_params1->raw;
   } else {
-    dl_failed(&r.header, &scd, DL_INITIATE, x ? x->u.initiate_authentication_error_esipa : 127);
+    dl_failed(&r.header, &scd, RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION,
+              x ? x->u.initiate_authentication_error_esipa : 127);
   }
   return write_json(&rsp_esipa_json_initiate_authentication_resp_type, &r, resp, status);
 }
@@ -319,7 +278,7 @@ static rsp_err_t ac_answer(struct rsp_msg_json_doc *doc, const struct rsp__eim_a
   } else {
     if (x && x->which == RSP_MSG_AUTHENTICATE_CLIENT_RESPONSE_ESIPA_AUTHENTICATE_CLIENT_ERROR_ESIPA)
       value = x->u.authenticate_client_error_esipa;
-    dl_failed(&r.header, &scd, DL_AUTHENTICATE, value);
+    dl_failed(&r.header, &scd, RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, value);
   }
   return write_json(&rsp_esipa_json_authenticate_client_resp_type, &r, resp, status);
 }
@@ -339,7 +298,8 @@ static rsp_err_t bpp_answer(struct rsp_msg_json_doc *doc, const struct rsp__eim_
     r.transaction_id = x->u.get_bound_profile_package_ok_esipa->transaction_id;
     r.bound_profile_package = x->u.get_bound_profile_package_ok_esipa->bound_profile_package->raw;
   } else {
-    dl_failed(&r.header, &scd, DL_BPP, x ? x->u.get_bound_profile_package_error_esipa : 127);
+    dl_failed(&r.header, &scd, RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE,
+              x ? x->u.get_bound_profile_package_error_esipa : 127);
   }
   return write_json(&rsp_esipa_json_get_bound_profile_package_resp_type, &r, resp, status);
 }
@@ -355,7 +315,8 @@ static rsp_err_t cs_answer(struct rsp_msg_json_doc *doc, const struct rsp__eim_a
   if (x && x->which == RSP_MSG_CANCEL_SESSION_RESPONSE_ESIPA_CANCEL_SESSION_OK)
     success_header(&r.header);
   else
-    dl_failed(&r.header, &scd, DL_CANCEL, x ? x->u.cancel_session_error : 127);
+    dl_failed(&r.header, &scd, RSP_ESIPA_JSON_DL_CANCEL_SESSION,
+              x ? x->u.cancel_session_error : 127);
   return write_json(&rsp_esipa_json_cancel_session_resp_type, &r, resp, status);
 }
 

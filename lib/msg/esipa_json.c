@@ -27,6 +27,8 @@
  * Tags that the notes do not pin down for JSON are not checked (any one DER TLV):
  * pendingNotification (BF37, 30 or a compact form), cancelSessionResponse, ctxParams1,
  * notificationList. */
+#include <string.h>
+
 #include "json_internal.h"
 
 #define PKG_ERROR_BOUNDS .lo = 0, .hi = 127 /* eimPackageError: 1..4, 127; OIR sends 0 */
@@ -370,6 +372,70 @@ int64_t rsp_esipa_json_initiate_authentication_error(
   if (rsp_msg_json_status_ok(&r->header)) return 0;
   return map_status(&r->header, initiate_authentication_codes,
                     sizeof initiate_authentication_codes / sizeof initiate_authentication_codes[0]);
+}
+
+/* The download functions' error values and ES9+-style codes (the relay maps the SM-DP+'s codes
+ * to these values, lib/eim/relay.c): both directions use this one table; for a value listed
+ * twice the first entry is the one emitted. */
+static const struct {
+  enum rsp_esipa_json_download f;
+  int64_t value;
+  const char *subject, *reason;
+} download_codes[] = {
+    {RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION, 1, "8.8.1", "3.8"},
+    {RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION, 2, "8.8.3", "3.1"},
+    {RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION, 3, "8.8.2", "3.1"},
+    {RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION, 50, "8.8.1", "3.10"},
+    {RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION, 52, "8.31.2", "3.9"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 1, "8.1.2", "6.1"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 2, "8.1.2", "6.3"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 3, "8.1.3", "6.1"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 4, "8.1.3", "6.3"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 5, "8.1", "6.1"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 6, "8.2.6", "3.8"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 7, "8.1.1", "3.8"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 8, "8.1.1", "3.9"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 9, "8.11.1", "3.9"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 10, "8.10.1", "3.9"},
+    {RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT, 50, "8.2.8", "3.8"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 1, "8.1", "6.1"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 2, "8.2.7", "2.2"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 3, "8.2.7", "3.8"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 4, "8.2.7", "6.4"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 5, "8.2.6", "3.8"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 6, "8.8.5", "4.10"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 50, "8.2.9", "3.8"},
+    {RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE, 95, "8.10.1", "3.9"},
+    {RSP_ESIPA_JSON_DL_CANCEL_SESSION, 1, "8.10.1", "3.9"},
+    {RSP_ESIPA_JSON_DL_CANCEL_SESSION, 2, "8.1", "6.1"},
+};
+
+void rsp_esipa_json_download_error_status(enum rsp_esipa_json_download f, int64_t value,
+                                          struct rsp_msg_json_status_code_data *out) {
+  memset(out, 0, sizeof *out);
+  out->subject_code = "8.8";
+  out->reason_code = "4.2";
+  for (size_t i = 0; i < sizeof download_codes / sizeof download_codes[0]; i++)
+    if (download_codes[i].f == f && download_codes[i].value == value) {
+      out->subject_code = download_codes[i].subject;
+      out->reason_code = download_codes[i].reason;
+      return;
+    }
+}
+
+int64_t rsp_esipa_json_download_error(enum rsp_esipa_json_download f,
+                                      const struct rsp_msg_json_resp_header *h) {
+  if (rsp_msg_json_status_ok(h)) return 0;
+  if (f == RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION)
+    return map_status(h, initiate_authentication_codes,
+                      sizeof initiate_authentication_codes /
+                          sizeof initiate_authentication_codes[0]);
+  for (size_t i = 0; i < sizeof download_codes / sizeof download_codes[0]; i++)
+    if (download_codes[i].f == f &&
+        rsp_msg_json_status_code_is(&h->function_execution_status, download_codes[i].subject,
+                                    download_codes[i].reason))
+      return download_codes[i].value;
+  return UNDEFINED_ERROR;
 }
 
 rsp_err_t rsp_esipa_json_eim_package_error_status(int64_t code,

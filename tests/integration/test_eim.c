@@ -290,21 +290,24 @@ static void manufacture(int i) {
   json_decref(j);
 }
 
-/* One rsp-ipad cycle for card i; `direct` gives it the SM-DP+ CA (direct downloads). */
-static void ipad(int i, bool direct, int want_exit) {
+/* One rsp-ipad cycle for card i with `extra` options; `direct` gives it the SM-DP+ CA (direct
+ * downloads). */
+static void ipad_with(int i, bool direct, const char *extra, int want_exit) {
   char cmd[4096], ca[700], log[64];
   static int n;
   snprintf(log, sizeof log, "ipad-%d.log", ++n);
   snprintf(cmd, sizeof cmd,
-           "'%s' --once --card socket:127.0.0.1:%u --log-level debug %s%s%s >/dev/null "
+           "'%s' --once --card socket:127.0.0.1:%u --log-level debug %s %s%s%s >/dev/null "
            "2>'%s/%s'",
-           ipad_bin, card_port + (unsigned)i, direct ? "--smdp-ca '" : "",
+           ipad_bin, card_port + (unsigned)i, extra, direct ? "--smdp-ca '" : "",
            direct ? path(ca, sizeof ca, "ci/cert.pem") : "", direct ? "'" : "", top, log);
   int st = system(cmd);
   int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   CHECK_EQ(code, want_exit);
   if (code != want_exit) show_log(log);
 }
+
+static void ipad(int i, bool direct, int want_exit) { ipad_with(i, direct, "", want_exit); }
 
 /* An activation code from rsp-smdp (ES2+ downloadOrder + confirmOrder as the operator). */
 static void order(char *ac, size_t size) {
@@ -600,9 +603,49 @@ static void kill_restart(void) {
   json_decref(DONE(id));
 }
 
+/* The IPA on the ESipa JSON binding (rsp-ipad --esipa-binding json; rsp-eim serves both): an
+ * indirect download relayed over JSON (initiateAuthentication ... handleNotification with the
+ * PIR), then PSMOs and an eUICC data request, each result verified by the eIM. */
+static void json_binding(void) {
+  char ac[256], spec[512], iccids[8][21];
+  int enabled = -2;
+  if (!setup()) return;
+  order(ac, sizeof ac);
+  snprintf(spec, sizeof spec, "{\"kind\":\"download\",\"activationCode\":\"%s\"}", ac);
+  long long d = enqueue(2, spec);
+  long long l = enqueue(2, "{\"kind\":\"psmo\",\"psmos\":[{\"listProfileInfo\":{}}]}");
+  long long e = enqueue(2, "{\"kind\":\"euicc_data\",\"tags\":\"BF20\"}");
+  ipad_with(2, false, "--esipa-binding json", 0);
+  json_decref(DONE(d));
+  json_t *s = DONE(l);
+  size_t n = summary_profiles(s, 0, iccids, &enabled);
+  CHECK(n >= 1);
+  json_decref(s);
+  json_decref(DONE(e));
+  /* every function went over its JSON path */
+  CHECK(log_has("eim.log", "/gsma/rsp2/esipa/getEimPackage"));
+  CHECK(log_has("eim.log", "/gsma/rsp2/esipa/provideEimPackageResult"));
+  CHECK(log_has("eim.log", "/gsma/rsp2/esipa/initiateAuthentication"));
+  CHECK(log_has("eim.log", "/gsma/rsp2/esipa/authenticateClient"));
+  CHECK(log_has("eim.log", "/gsma/rsp2/esipa/getBoundProfilePackage"));
+  CHECK(log_has("eim.log", "/gsma/rsp2/esipa/handleNotification\" 204"));
+  CHECK(!log_has("eim.log", "/gsma/rsp2/esipa/[a-zA-Z]*\" [45]")); /* nothing refused */
+  /* the new profile, enabled over JSON as well */
+  if (n >= 1) {
+    snprintf(spec, sizeof spec, "{\"kind\":\"psmo\",\"psmos\":[{\"enable\":{\"iccid\":\"%s\"}}]}",
+             iccids[n - 1]);
+    long long en = enqueue(2, spec);
+    ipad_with(2, false, "--esipa-binding json", 0);
+    s = DONE(en);
+    CHECK_STR(summary_op(s, 0, "enable"), "ok");
+    json_decref(s);
+  }
+}
+
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(every_operation), T(indirect_download),
-                                               T(offline_in_order), T(refusals), T(kill_restart)};
+  static const struct rsp_test_case cases[] = {T(every_operation),  T(indirect_download),
+                                               T(offline_in_order), T(refusals),
+                                               T(kill_restart),     T(json_binding)};
   if (argc < 6) return 2;
   pki_bin = argv[1];
   euicc_bin = argv[2];

@@ -18,7 +18,11 @@
 #include "rsp/ipa/ipa.h"
 #include "rsp/msg/asn1.h"
 
-/* The ESipa ASN.1 binding: one path for every function, and its headers (notes 2.3). */
+/* The ESipa ASN.1 binding: one path for every function, and its headers (notes 2.3). The JSON
+ * binding has a path per function under RSP_ESIPA_JSON_PREFIX, with the same headers but its
+ * Content-Type. */
+#define RSP_ESIPA_JSON_PREFIX "/gsma/rsp2/esipa/"
+#define RSP_ESIPA_JSON_CONTENT_TYPE "application/json;charset=UTF-8"
 #define RSP_ESIPA_HTTPS_PATH "/gsma/rsp2/asn1"
 #define RSP_ESIPA_HTTPS_CONTENT_TYPE "application/x-gsma-rsp-asn1"
 #define RSP_ESIPA_HTTPS_ADMIN_PROTOCOL "gsma/rsp/v2.1.0"
@@ -62,15 +66,23 @@ struct rsp_esipa_https_options {
   unsigned timeout_ms;        /* whole exchange; 0: lib/net's default (30 s) */
   const char *admin_protocol; /* X-Admin-Protocol; NULL: RSP_ESIPA_HTTPS_ADMIN_PROTOCOL */
   const char *user_agent;     /* NULL: RSP_ESIPA_HTTPS_USER_AGENT */
+  /* The JSON binding (SGP.32 §6.4.1, notes 2.3a) instead of the ASN.1 one: each message goes to
+   * <scheme://host[:port] of url>/gsma/rsp2/esipa/<function> as JSON (lib/msg's
+   * rsp_esipa_json_from_ipa), and the JSON answer comes back as the ASN.1 message the IPA core
+   * expects (rsp_esipa_json_to_ipa). */
+  bool json_binding;
 };
 
 struct rsp_esipa_https;
 
 /* The port table; its ctx is a struct rsp_esipa_https. An answer of 200 with a body must have
- * Content-Type application/x-gsma-rsp-asn1 and is appended to resp; 204 (or an empty 200) leaves
- * resp empty. Errors, each logged with the status or cause and the URL: RSP_E_STATE when the eIM
- * answers another status or a 200 of another content type, RSP_E_TLS (handshake, certificate,
- * pinned key), RSP_E_NET (resolve, connect, reset, timeout), RSP_E_BUF_CAP (answer too long). */
+ * Content-Type application/x-gsma-rsp-asn1 (application/json with the JSON binding, converted)
+ * and is appended to resp; 204 (or an empty 200) leaves resp empty (with the JSON binding only
+ * for handleNotification; RSP_E_STATE when the eIM answered Failed there, or when its JSON answer
+ * is not valid for the function). Errors, each logged with the status or cause and the URL:
+ * RSP_E_STATE when the eIM answers another status or a 200 of another content type, RSP_E_TLS
+ * (handshake, certificate, pinned key), RSP_E_NET (resolve, connect, reset, timeout), RSP_E_BUF_CAP
+ * (answer too long). */
 extern const struct rsp_ipa_esipa_ops rsp_esipa_https_ops;
 
 /* Copies what it needs from opt. RSP_E_INVALID_ARG (no URL or not https://, no trust, unusable

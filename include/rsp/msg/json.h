@@ -637,6 +637,37 @@ rsp_esipa_json_provide_result_error(const struct rsp_esipa_json_provide_eim_pack
  * as 8.8.x. */
 int64_t rsp_esipa_json_initiate_authentication_error(
     const struct rsp_esipa_json_initiate_authentication_resp *r);
+/* The IPA side of the ESipa JSON binding (lib/msg/esipa_json_ipa.c). rsp_esipa_json_from_ipa:
+ * an EsipaMessageFromIpaToEim (DER) as the JSON function it stands for: *function its name (a
+ * static string: the path is /gsma/rsp2/esipa/<function>) and its body appended to `json`;
+ * RSP_E_UNSUPPORTED for transferEimPackageResponse (push mode). rsp_esipa_json_to_ipa: the eIM's
+ * JSON answer to `function` (a 2xx body; empty for handleNotification's 204) as the
+ * EsipaMessageFromEimToIpa (DER) the ASN.1 binding would carry, appended to `der` (nothing for
+ * handleNotification; RSP_E_STATE when the eIM answered it Failed). Every TLV in the answer is
+ * decoded with the strict codec; nothing is appended on error. */
+rsp_err_t rsp_esipa_json_from_ipa(const uint8_t *der, size_t len, const char **function,
+                                  struct rsp_buf *json);
+rsp_err_t rsp_esipa_json_to_ipa(const char *function, const char *body, size_t len,
+                                struct rsp_buf *der);
+
+/* The four download functions of ESipa, for their error values. */
+enum rsp_esipa_json_download {
+  RSP_ESIPA_JSON_DL_INITIATE_AUTHENTICATION,
+  RSP_ESIPA_JSON_DL_AUTHENTICATE_CLIENT,
+  RSP_ESIPA_JSON_DL_GET_BOUND_PROFILE_PACKAGE,
+  RSP_ESIPA_JSON_DL_CANCEL_SESSION,
+};
+/* The ES9+-style subjectCode/reasonCode a Failed answer of `f` carries for an ESipa error value
+ * (static strings; subject 8.8, reason 4.2 "execution error" for a value without its own). */
+void rsp_esipa_json_download_error_status(enum rsp_esipa_json_download f, int64_t value,
+                                          struct rsp_msg_json_status_code_data *out);
+/* The ESipa error value of an answer of `f`: 0 when it succeeded, the value its statusCodeData
+ * stands for, else 127 (undefinedError). The inverse of the above (initiateAuthentication also
+ * reads the SM-DS and certificate codes listed for rsp_esipa_json_initiate_authentication_error).
+ */
+int64_t rsp_esipa_json_download_error(enum rsp_esipa_json_download f,
+                                      const struct rsp_msg_json_resp_header *h);
+
 /* For an eIM answering with the Failed form: the subjectCode/reasonCode of an eimPackageError
  * value (static strings). RSP_E_NOT_FOUND when the value has no JSON code (127, unknown). */
 rsp_err_t rsp_esipa_json_eim_package_error_status(int64_t code,
