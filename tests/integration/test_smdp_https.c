@@ -42,6 +42,7 @@
 #include "rsp/net/http.h"
 #include "rsp/smdp/service.h"
 #include "proc.h"
+#include "smdp_world.h"
 #include "test.h"
 
 #define ICCID_BASE "894903200000000001" /* the three profiles: ...0010, ...0028, ...0036 */
@@ -430,37 +431,6 @@ static const char *order(struct operator* op, const struct smdp *s, const char *
 
 /* ---- the card -------------------------------------------------------------------------------- */
 
-static rsp_err_t es10(struct rsp_euicc *card, const uint8_t *req, size_t len, struct rsp_buf *out) {
-  rsp_buf_reset(out);
-  return rsp_euicc_es10(card, req, len, out);
-}
-
-static void es10_msg(struct rsp_euicc *card, const struct rsp_msg_type *t, const void *v,
-                     struct rsp_buf *out) {
-  struct rsp_buf req;
-  rsp_buf_init(&req, RESP_MAX);
-  CHECK_OK(rsp_msg_encode(t, v, &req, NULL));
-  CHECK_OK(es10(card, req.data, req.len, out));
-  rsp_buf_free(&req);
-}
-
-static void card_challenge(struct rsp_euicc *card, uint8_t ch[RSP_SMDP_CHALLENGE_LEN]) {
-  struct rsp_msg_get_euicc_challenge_request q = {0};
-  struct rsp_msg_get_euicc_challenge_response *r = NULL;
-  struct rsp_buf out;
-  struct rsp_arena a;
-  rsp_buf_init(&out, RESP_MAX);
-  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  es10_msg(card, &rsp_msgt_get_euicc_challenge_request, &q, &out);
-  CHECK_OK(rsp_msg_decode(&rsp_msgt_get_euicc_challenge_response, out.data, out.len, &a,
-                          (void **)&r, NULL));
-  memset(ch, 0, RSP_SMDP_CHALLENGE_LEN);
-  if (r && r->euicc_challenge.len == RSP_SMDP_CHALLENGE_LEN)
-    memcpy(ch, r->euicc_challenge.p, RSP_SMDP_CHALLENGE_LEN);
-  rsp_arena_free(&a);
-  rsp_buf_free(&out);
-}
-
 /* The ICCIDs (digits) the card lists in GetProfilesInfo, comma-separated. */
 static void card_iccids(struct rsp_euicc *card, char *out, size_t size) {
   struct rsp_msg_profile_info_list_request q = {0};
@@ -470,7 +440,7 @@ static void card_iccids(struct rsp_euicc *card, char *out, size_t size) {
   out[0] = '\0';
   rsp_buf_init(&resp, RESP_MAX);
   rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  es10_msg(card, &rsp_msgt_profile_info_list_request, &q, &resp);
+  rsp_test_card_msg(card, &rsp_msgt_profile_info_list_request, &q, &resp);
   CHECK_OK(rsp_msg_decode(&rsp_msgt_sgp32_profile_info_list_response, resp.data, resp.len, &a,
                           (void **)&r, NULL));
   if (r && r->which == RSP_MSG_SGP32_PROFILE_INFO_LIST_RESPONSE_PROFILE_INFO_LIST_OK)
@@ -547,8 +517,8 @@ static void lpa_authenticate(struct lpa *l, const struct rsp_msg_activation_code
   rsp_buf_init(&info, RESP_MAX);
   rsp_buf_init(&req, RESP_MAX);
   snprintf(l->base, sizeof l->base, "https://%s", ac->smdp_address);
-  es10_msg(l->card, &rsp_msgt_get_euicc_info1_request, &iq, &info);
-  card_challenge(l->card, ch);
+  rsp_test_card_msg(l->card, &rsp_msgt_get_euicc_info1_request, &iq, &info);
+  rsp_test_card_challenge(l->card, ch);
   struct rsp_es9p_json_initiate_authentication_req q = {
       .euicc_challenge = rsp_msg_slice(ch, sizeof ch),
       .euicc_info1 = rsp_msg_slice(info.data, info.len),
@@ -564,7 +534,7 @@ static void lpa_authenticate(struct lpa *l, const struct rsp_msg_activation_code
       .matching_id = rsp_msg_slice(matching_id, strlen(matching_id))};
   memcpy(parts.tac, TAC, sizeof TAC);
   CHECK_OK(rsp_smdp_authenticate_server_request_build(&parts, &req));
-  CHECK_OK(es10(l->card, req.data, req.len, &d->asr));
+  CHECK_OK(rsp_test_card_es10(l->card, req.data, req.len, &d->asr));
   rsp_buf_free(&info);
   rsp_buf_free(&req);
 }
@@ -591,7 +561,7 @@ static void lpa_prepare_and_fetch(struct lpa *l, struct dl *d, const char *cc) {
     parts.hash_cc = rsp_msg_slice(hash, sizeof hash);
   }
   CHECK_OK(rsp_smdp_prepare_download_request_build(&parts, &req));
-  CHECK_OK(es10(l->card, req.data, req.len, &d->pdr));
+  CHECK_OK(rsp_test_card_es10(l->card, req.data, req.len, &d->pdr));
   struct rsp_es9p_json_get_bound_profile_package_req q = {
       .transaction_id = d->ia.transaction_id,
       .prepare_download_response = rsp_msg_slice(d->pdr.data, d->pdr.len)};
@@ -610,7 +580,7 @@ static void lpa_load(struct lpa *l, struct dl *d) {
   struct rsp_slice *segs = rsp_calloc(n ? n : 1, sizeof *segs);
   CHECK_OK(rsp_msg_bpp_split(bpp.p, bpp.len, segs, n, &n));
   for (size_t i = 0; i < n; i++) {
-    CHECK_OK(es10(l->card, segs[i].p, segs[i].len, &d->pir));
+    CHECK_OK(rsp_test_card_es10(l->card, segs[i].p, segs[i].len, &d->pir));
     if (i + 1 < n) CHECK_EQ(d->pir.len, 0);
   }
   CHECK(n >= 4 && d->pir.len > 0);
@@ -1023,8 +993,8 @@ static void asn1_initiate(struct lpa *l, const struct rsp_msg_activation_code *a
   uint8_t ch[RSP_SMDP_CHALLENGE_LEN];
   rsp_buf_init(&req, RESP_MAX);
   snprintf(l->base, sizeof l->base, "https://%s", ac->smdp_address);
-  es10_msg(l->card, &rsp_msgt_get_euicc_info1_request, &iq, &d->info);
-  card_challenge(l->card, ch);
+  rsp_test_card_msg(l->card, &rsp_msgt_get_euicc_info1_request, &iq, &d->info);
+  rsp_test_card_challenge(l->card, ch);
   struct rsp_msg_initiate_authentication_request q = {
       .euicc_challenge = rsp_msg_slice(ch, sizeof ch),
       .smdp_address = rsp_msg_slice(ac->smdp_address, strlen(ac->smdp_address)),
@@ -1048,7 +1018,7 @@ static void asn1_initiate(struct lpa *l, const struct rsp_msg_activation_code *a
         .matching_id = rsp_msg_slice(matching_id, strlen(matching_id))};
     memcpy(parts.tac, TAC, sizeof TAC);
     CHECK_OK(rsp_smdp_authenticate_server_request_build(&parts, &req));
-    CHECK_OK(es10(l->card, req.data, req.len, &d->asr));
+    CHECK_OK(rsp_test_card_es10(l->card, req.data, req.len, &d->asr));
   }
   rsp_buf_free(&req);
 }
@@ -1089,7 +1059,7 @@ static void asn1_prepare_and_fetch(struct lpa *l, struct adl *d, const char *cc)
     parts.hash_cc = rsp_msg_slice(hash, sizeof hash);
   }
   CHECK_OK(rsp_smdp_prepare_download_request_build(&parts, &req));
-  CHECK_OK(es10(l->card, req.data, req.len, &d->pdr));
+  CHECK_OK(rsp_test_card_es10(l->card, req.data, req.len, &d->pdr));
   struct rsp_msg_get_bound_profile_package_request q = {
       .transaction_id = d->ia->transaction_id,
       .prepare_download_response =
@@ -1116,7 +1086,7 @@ static void asn1_load_and_notify(struct lpa *l, struct adl *d) {
   struct rsp_slice *segs = rsp_calloc(n ? n : 1, sizeof *segs);
   CHECK_OK(rsp_msg_bpp_split(bpp.p, bpp.len, segs, n, &n));
   for (size_t i = 0; i < n; i++) {
-    CHECK_OK(es10(l->card, segs[i].p, segs[i].len, &d->pir));
+    CHECK_OK(rsp_test_card_es10(l->card, segs[i].p, segs[i].len, &d->pir));
     if (i + 1 < n) CHECK_EQ(d->pir.len, 0);
   }
   CHECK(n >= 4 && d->pir.len > 0);

@@ -4,26 +4,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rsp/msg/asn1.h"
 #include "rsp/msg/json.h"
 #include "test.h"
 
-static bool world_open(struct rsp_test_smdp_world *w, const char *pki_bin, const char *tag,
-                       const char *curve, const char *address, const char *root_ds) {
-  char cmd[2048], db[700];
-  memset(w, 0, sizeof *w);
-  snprintf(w->dir, sizeof w->dir, "%s/pki", rsp_test_tmpdir(tag));
-  snprintf(cmd, sizeof cmd,
-           "'%s' create --dir '%s' --curve %s --eid-range 890490320000000000000000000654:1 "
-           ">/dev/null",
-           pki_bin, w->dir, curve);
+bool rsp_test_pki_create(const char *pki_bin, const char *dir, const char *curve,
+                         const char *eid_range, char eid[RSP_EID_DIGITS + 1]) {
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "'%s' create --dir '%s' --curve %s%s%s >/dev/null", pki_bin, dir, curve,
+           eid_range ? " --eid-range " : "", eid_range ? eid_range : "");
   if (system(cmd) != 0) return false;
-  snprintf(cmd, sizeof cmd, "ls '%s/euicc'", w->dir);
+  snprintf(cmd, sizeof cmd, "ls '%s/euicc'", dir);
   FILE *f = popen(cmd, "r");
   if (!f) return false;
-  bool got = fgets(w->eid, sizeof w->eid, f) != NULL;
+  bool got = fgets(eid, RSP_EID_DIGITS + 1, f) != NULL;
   pclose(f);
-  if (!got) return false;
-  w->eid[strcspn(w->eid, "\n")] = '\0';
+  if (got) eid[strcspn(eid, "\n")] = '\0';
+  return got;
+}
+
+void rsp_test_smdp_check_states(struct rsp_smdp_service *svc, const char *iccid,
+                                enum rsp_smdp_order_state os, enum rsp_smdp_profile_state ps,
+                                const char *file, int line) {
+  struct rsp_smdp_order_info o;
+  struct rsp_smdp_profile_info p;
+  CHECK_OK(rsp_smdp_service_order_get(svc, iccid, &o));
+  CHECK_OK(rsp_smdp_service_profile_get(svc, iccid, &p));
+  rsp_test_checks++;
+  if (o.state != os || p.state != ps)
+    rsp_test_fail(file, line, "order %s / profile %s, expected %s / %s",
+                  rsp_smdp_order_state_name(o.state), rsp_smdp_profile_state_name(p.state),
+                  rsp_smdp_order_state_name(os), rsp_smdp_profile_state_name(ps));
+}
+
+static bool world_open(struct rsp_test_smdp_world *w, const char *pki_bin, const char *tag,
+                       const char *curve, const char *address, const char *root_ds) {
+  char db[700];
+  memset(w, 0, sizeof *w);
+  snprintf(w->dir, sizeof w->dir, "%s/pki", rsp_test_tmpdir(tag));
+  if (!rsp_test_pki_create(pki_bin, w->dir, curve, "890490320000000000000000000654:1", w->eid))
+    return false;
   snprintf(db, sizeof db, "%s/smdp.db", w->dir);
   struct rsp_euicc_options eo = {.pki_dir = w->dir, .eid = w->eid, .root_ds_address = root_ds};
   if (rsp_smdp_identity_load(w->dir, &w->id) != RSP_OK || rsp_euicc_open(&eo, &w->card) != RSP_OK)
@@ -141,4 +161,64 @@ size_t rsp_test_smds_events(struct rsp_test_smdp_world *w) {
   size_t n = 0;
   CHECK_OK(rsp_smds_service_events(w->smds, w->eid, ev, 8, &n));
   return n;
+}
+
+/* ---- the software card as an LPA uses it ---------------------------------------------------- */
+
+#define CARD_ANSWER_MAX (1u << 20)
+
+rsp_err_t rsp_test_card_es10(struct rsp_euicc *card, const uint8_t *req, size_t len,
+                             struct rsp_buf *out) {
+  rsp_buf_reset(out);
+  return rsp_euicc_es10(card, req, len, out);
+}
+
+void rsp_test_card_msg(struct rsp_euicc *card, const struct rsp_msg_type *t, const void *v,
+                       struct rsp_buf *out) {
+  struct rsp_buf req;
+  rsp_buf_init(&req, CARD_ANSWER_MAX);
+  CHECK_OK(rsp_msg_encode(t, v, &req, NULL));
+  CHECK_OK(rsp_test_card_es10(card, req.data, req.len, out));
+  rsp_buf_free(&req);
+}
+
+void rsp_test_card_challenge(struct rsp_euicc *card, uint8_t ch[RSP_SMDP_CHALLENGE_LEN]) {
+  struct rsp_msg_get_euicc_challenge_request q = {0};
+  struct rsp_msg_get_euicc_challenge_response *r = NULL;
+  struct rsp_buf out;
+  struct rsp_arena a;
+  rsp_buf_init(&out, CARD_ANSWER_MAX);
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  rsp_test_card_msg(card, &rsp_msgt_get_euicc_challenge_request, &q, &out);
+  CHECK_OK(rsp_msg_decode(&rsp_msgt_get_euicc_challenge_response, out.data, out.len, &a,
+                          (void **)&r, NULL));
+  memset(ch, 0, RSP_SMDP_CHALLENGE_LEN);
+  if (r && r->euicc_challenge.len == RSP_SMDP_CHALLENGE_LEN)
+    memcpy(ch, r->euicc_challenge.p, RSP_SMDP_CHALLENGE_LEN);
+  rsp_arena_free(&a);
+  rsp_buf_free(&out);
+}
+
+/* The profile with this ICCID (digits) is on the card. */
+bool rsp_test_card_has_profile(struct rsp_euicc *card, const char *iccid) {
+  struct rsp_msg_profile_info_list_request q = {0};
+  struct rsp_msg_sgp32_profile_info_list_response *r = NULL;
+  struct rsp_buf out;
+  struct rsp_arena a;
+  uint8_t want[RSP_ICCID_LEN];
+  bool found = false;
+  CHECK_OK(rsp_iccid_encode(iccid, want));
+  rsp_buf_init(&out, CARD_ANSWER_MAX);
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  rsp_test_card_msg(card, &rsp_msgt_profile_info_list_request, &q, &out);
+  if (rsp_msg_decode(&rsp_msgt_sgp32_profile_info_list_response, out.data, out.len, &a, (void **)&r,
+                     NULL) == RSP_OK &&
+      r->which == RSP_MSG_SGP32_PROFILE_INFO_LIST_RESPONSE_PROFILE_INFO_LIST_OK)
+    for (size_t i = 0; i < r->u.profile_info_list_ok->n; i++) {
+      struct rsp_slice ic = r->u.profile_info_list_ok->v[i].iccid;
+      found |= ic.len == RSP_ICCID_LEN && memcmp(ic.p, want, RSP_ICCID_LEN) == 0;
+    }
+  rsp_arena_free(&a);
+  rsp_buf_free(&out);
+  return found;
 }

@@ -51,4 +51,26 @@ size_t rsp_test_smdp_es12_flush(struct rsp_test_smdp_world *w);
 /* Events the world's SM-DS holds for the card's EID. */
 size_t rsp_test_smds_events(struct rsp_test_smdp_world *w);
 
+/* `rsp-pki create --dir DIR --curve CURVE [--eid-range RANGE]` (one eUICC), its EID in eid.
+ * False when it fails. */
+bool rsp_test_pki_create(const char *pki_bin, const char *dir, const char *curve,
+                         const char *eid_range, char eid[RSP_EID_DIGITS + 1]);
+/* The order and profile states of `iccid` are os and ps (a test failure at file:line else). */
+void rsp_test_smdp_check_states(struct rsp_smdp_service *svc, const char *iccid,
+                                enum rsp_smdp_order_state os, enum rsp_smdp_profile_state ps,
+                                const char *file, int line);
+
+/* ---- the software card as an LPA uses it ---- */
+
+/* One ES10 request to the card; its answer replaces out's content. */
+rsp_err_t rsp_test_card_es10(struct rsp_euicc *card, const uint8_t *req, size_t len,
+                             struct rsp_buf *out);
+/* `v` encoded as `t` and run on the card (failures are test failures); the answer in out. */
+void rsp_test_card_msg(struct rsp_euicc *card, const struct rsp_msg_type *t, const void *v,
+                       struct rsp_buf *out);
+/* GetEUICCChallenge; zeros when the card gives none (a test failure). */
+void rsp_test_card_challenge(struct rsp_euicc *card, uint8_t ch[RSP_SMDP_CHALLENGE_LEN]);
+/* The profile with this ICCID (digits) is on the card (GetProfilesInfo). */
+bool rsp_test_card_has_profile(struct rsp_euicc *card, const char *iccid);
+
 #endif

@@ -24,6 +24,7 @@
 #include "rsp/msg/bpp.h"
 #include "rsp/msg/json.h"
 #include "rsp/smdp/service.h"
+#include "smdp_world.h"
 #include "test.h"
 
 #define ADDRESS "smdp.example.com"
@@ -51,34 +52,18 @@ struct pki {
 static const char *rsp_pki_bin;
 static struct pki pki_nist, pki_brp;
 static int64_t fake_now;
-static char tmpdirs[32][512];
-static size_t n_tmpdirs;
 
 static int64_t clock_now(void *ctx) {
   (void)ctx;
   return fake_now;
 }
 
-static const char *tmpdir(const char *tag) {
-  const char *d = rsp_test_tmpdir(tag);
-  if (n_tmpdirs < sizeof tmpdirs / sizeof tmpdirs[0])
-    snprintf(tmpdirs[n_tmpdirs++], sizeof tmpdirs[0], "%s", d);
-  return d;
-}
-
 static const struct pki *make_pki(struct pki *k, const char *tag, const char *curve) {
-  char cmd[2048];
   if (k->dir[0]) return k;
-  snprintf(k->top, sizeof k->top, "%s", tmpdir(tag));
+  snprintf(k->top, sizeof k->top, "%s", rsp_test_tmpdir(tag));
   snprintf(k->dir, sizeof k->dir, "%s/pki", k->top);
-  snprintf(cmd, sizeof cmd, "'%s' create --dir '%s' --curve %s >/dev/null", rsp_pki_bin, k->dir,
-           curve);
-  if (system(cmd) != 0) rsp_test_fail(__FILE__, __LINE__, "rsp-pki create failed");
-  snprintf(cmd, sizeof cmd, "ls '%s/euicc'", k->dir);
-  FILE *f = popen(cmd, "r");
-  if (!f || !fgets(k->eid, sizeof k->eid, f)) rsp_test_fail(__FILE__, __LINE__, "no eUICC");
-  if (f) pclose(f);
-  k->eid[strcspn(k->eid, "\n")] = '\0';
+  if (!rsp_test_pki_create(rsp_pki_bin, k->dir, curve, NULL, k->eid))
+    rsp_test_fail(__FILE__, __LINE__, "rsp-pki create failed");
   return k;
 }
 
@@ -100,7 +85,7 @@ static void world_open(struct world *w, const struct pki *k) {
   struct rsp_euicc_options eo = {.pki_dir = k->dir, .eid = k->eid};
   memset(w, 0, sizeof *w);
   w->k = k;
-  snprintf(w->db, sizeof w->db, "%s/smdp.db", tmpdir("asn1_db"));
+  snprintf(w->db, sizeof w->db, "%s/smdp.db", rsp_test_tmpdir("asn1_db"));
   fake_now = (int64_t)time(NULL);
   CHECK_OK(rsp_euicc_open(&eo, &w->card));
   CHECK_OK(rsp_smdp_identity_load(k->dir, &w->id));
@@ -155,76 +140,13 @@ static void order(struct world *w, const char *iccid, const char *cc,
 
 static void check_states(struct world *w, const char *iccid, enum rsp_smdp_order_state os,
                          enum rsp_smdp_profile_state ps, int line) {
-  struct rsp_smdp_order_info o;
-  struct rsp_smdp_profile_info p;
   reopen(w);
-  CHECK_OK(rsp_smdp_service_order_get(w->svc, iccid, &o));
-  CHECK_OK(rsp_smdp_service_profile_get(w->svc, iccid, &p));
-  rsp_test_checks++;
-  if (o.state != os || p.state != ps)
-    rsp_test_fail(__FILE__, line, "order %s / profile %s, expected %s / %s",
-                  rsp_smdp_order_state_name(o.state), rsp_smdp_profile_state_name(p.state),
-                  rsp_smdp_order_state_name(os), rsp_smdp_profile_state_name(ps));
+  rsp_test_smdp_check_states(w->svc, iccid, os, ps, __FILE__, line);
 }
 
 #define CHECK_STATES(w, iccid, os, ps) check_states((w), (iccid), (os), (ps), __LINE__)
 
 /* ---- the card -------------------------------------------------------------------------------- */
-
-static rsp_err_t es10(struct rsp_euicc *card, const uint8_t *req, size_t len, struct rsp_buf *out) {
-  rsp_buf_reset(out);
-  return rsp_euicc_es10(card, req, len, out);
-}
-
-static void es10_msg(struct rsp_euicc *card, const struct rsp_msg_type *t, const void *v,
-                     struct rsp_buf *out) {
-  struct rsp_buf req;
-  rsp_buf_init(&req, RESP_MAX);
-  CHECK_OK(rsp_msg_encode(t, v, &req, NULL));
-  CHECK_OK(es10(card, req.data, req.len, out));
-  rsp_buf_free(&req);
-}
-
-static void card_challenge(struct rsp_euicc *card, uint8_t ch[RSP_SMDP_CHALLENGE_LEN]) {
-  struct rsp_msg_get_euicc_challenge_request q = {0};
-  struct rsp_msg_get_euicc_challenge_response *r = NULL;
-  struct rsp_buf out;
-  struct rsp_arena a;
-  rsp_buf_init(&out, RESP_MAX);
-  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  es10_msg(card, &rsp_msgt_get_euicc_challenge_request, &q, &out);
-  CHECK_OK(rsp_msg_decode(&rsp_msgt_get_euicc_challenge_response, out.data, out.len, &a,
-                          (void **)&r, NULL));
-  memset(ch, 0, RSP_SMDP_CHALLENGE_LEN);
-  if (r && r->euicc_challenge.len == RSP_SMDP_CHALLENGE_LEN)
-    memcpy(ch, r->euicc_challenge.p, RSP_SMDP_CHALLENGE_LEN);
-  rsp_arena_free(&a);
-  rsp_buf_free(&out);
-}
-
-/* The profile with this ICCID (digits) is on the card. */
-static bool on_card(struct rsp_euicc *card, const char *iccid) {
-  struct rsp_msg_profile_info_list_request q = {0};
-  struct rsp_msg_sgp32_profile_info_list_response *r = NULL;
-  struct rsp_buf out;
-  struct rsp_arena a;
-  uint8_t want[RSP_ICCID_LEN];
-  bool found = false;
-  CHECK_OK(rsp_iccid_encode(iccid, want));
-  rsp_buf_init(&out, RESP_MAX);
-  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
-  es10_msg(card, &rsp_msgt_profile_info_list_request, &q, &out);
-  if (rsp_msg_decode(&rsp_msgt_sgp32_profile_info_list_response, out.data, out.len, &a, (void **)&r,
-                     NULL) == RSP_OK &&
-      r->which == RSP_MSG_SGP32_PROFILE_INFO_LIST_RESPONSE_PROFILE_INFO_LIST_OK)
-    for (size_t i = 0; i < r->u.profile_info_list_ok->n; i++) {
-      struct rsp_slice ic = r->u.profile_info_list_ok->v[i].iccid;
-      found |= ic.len == RSP_ICCID_LEN && memcmp(ic.p, want, RSP_ICCID_LEN) == 0;
-    }
-  rsp_arena_free(&a);
-  rsp_buf_free(&out);
-  return found;
-}
 
 /* ---- the LPA on the ASN.1 binding ------------------------------------------------------------ */
 
@@ -319,8 +241,8 @@ call(struct world *w, struct dl *d, const struct rsp_msg_remote_profile_provisio
 static int64_t initiate(struct world *w, struct dl *d, const char *address) {
   struct rsp_msg_get_euicc_info1_request iq = {0};
   uint8_t ch[RSP_SMDP_CHALLENGE_LEN];
-  es10_msg(w->card, &rsp_msgt_get_euicc_info1_request, &iq, &d->info);
-  card_challenge(w->card, ch);
+  rsp_test_card_msg(w->card, &rsp_msgt_get_euicc_info1_request, &iq, &d->info);
+  rsp_test_card_challenge(w->card, ch);
   struct rsp_msg_initiate_authentication_request q = {
       .euicc_challenge = rsp_msg_slice(ch, sizeof ch),
       .smdp_address = rsp_msg_slice(address, strlen(address)),
@@ -351,7 +273,7 @@ static void card_authenticate(struct rsp_euicc *card, struct dl *d, const char *
       .matching_id = mid ? rsp_msg_slice(mid, strlen(mid)) : rsp_msg_slice(NULL, 0)};
   memcpy(parts.tac, TAC, sizeof TAC);
   CHECK_OK(rsp_smdp_authenticate_server_request_build(&parts, &req));
-  CHECK_OK(es10(card, req.data, req.len, &d->asr));
+  CHECK_OK(rsp_test_card_es10(card, req.data, req.len, &d->asr));
   rsp_buf_free(&req);
 }
 
@@ -386,7 +308,7 @@ static void card_prepare(struct rsp_euicc *card, struct dl *d, const char *cc_us
     parts.hash_cc = rsp_msg_slice(hash, sizeof hash);
   }
   CHECK_OK(rsp_smdp_prepare_download_request_build(&parts, &req));
-  CHECK_OK(es10(card, req.data, req.len, &d->pdr));
+  CHECK_OK(rsp_test_card_es10(card, req.data, req.len, &d->pdr));
   rsp_buf_free(&req);
 }
 
@@ -415,7 +337,7 @@ static void card_load(struct rsp_euicc *card, struct dl *d) {
   struct rsp_slice *segs = rsp_calloc(n ? n : 1, sizeof *segs);
   CHECK_OK(rsp_msg_bpp_split(bpp.p, bpp.len, segs, n, &n));
   for (size_t i = 0; i < n; i++) {
-    CHECK_OK(es10(card, segs[i].p, segs[i].len, &d->pir));
+    CHECK_OK(rsp_test_card_es10(card, segs[i].p, segs[i].len, &d->pir));
     if (i + 1 < n) CHECK_EQ(d->pir.len, 0);
   }
   CHECK(n >= 4 && d->pir.len > 0);
@@ -438,7 +360,7 @@ static void notify(struct world *w, struct dl *d) {
 /* The card's CancelSession (into d->csr), then cancelSession with its answer. */
 static int64_t cancel(struct world *w, struct dl *d, int64_t reason, bool spoil) {
   struct rsp_msg_cancel_session_request c = {.transaction_id = d->txid, .reason = reason};
-  es10_msg(w->card, &rsp_msgt_cancel_session_request, &c, &d->csr);
+  rsp_test_card_msg(w->card, &rsp_msgt_cancel_session_request, &c, &d->csr);
   if (spoil) d->csr.data[d->csr.len - 1] ^= 1; /* the last byte is in euiccCancelSessionSignature */
   struct rsp_msg_cancel_session_request_es9 q = {
       .transaction_id = d->txid,
@@ -472,7 +394,7 @@ static void download(struct world *w, const char *mid, const char *cc, const cha
   CHECK_STATES(w, iccid, RSP_SMDP_ORDER_DOWNLOADED, RSP_SMDP_PROFILE_DOWNLOADED);
   card_load(w->card, &d);
   notify(w, &d);
-  CHECK(on_card(w->card, iccid));
+  CHECK(rsp_test_card_has_profile(w->card, iccid));
   CHECK_STATES(w, iccid, RSP_SMDP_ORDER_INSTALLED, RSP_SMDP_PROFILE_INSTALLED);
   CHECK_OK(rsp_smdp_service_notification_last(w->svc, &n));
   CHECK(n.pir && n.verified && n.success);
@@ -670,8 +592,8 @@ static void malformed_body(void) {
   CHECK_EQ(post_hex(&w, "BF39 00"), 400);
   CHECK_EQ(post_hex(&w, "A2 02 85 00"), 400);
   CHECK_EQ(post_hex(&w, "A2 00"), 400);
-  es10_msg(w.card, &rsp_msgt_get_euicc_info1_request, &(struct rsp_msg_get_euicc_info1_request){0},
-           &d.info);
+  rsp_test_card_msg(w.card, &rsp_msgt_get_euicc_info1_request,
+                    &(struct rsp_msg_get_euicc_info1_request){0}, &d.info);
   struct rsp_msg_initiate_authentication_request q = {
       .euicc_challenge = rsp_msg_slice(ch, sizeof ch),
       .smdp_address = rsp_msg_slice(ADDRESS, strlen(ADDRESS)),
@@ -708,15 +630,6 @@ static void malformed_body(void) {
   world_close(&w);
 }
 
-static void cleanup(void) {
-  for (size_t i = 0; i < n_tmpdirs; i++) {
-    char cmd[1200];
-    int n = snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdirs[i]);
-    if (n < 0 || (size_t)n >= sizeof cmd || system(cmd) != 0)
-      fprintf(stderr, "cannot remove %s\n", tmpdirs[i]);
-  }
-}
-
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {
       T(end_to_end_nist),         T(end_to_end_brp),          T(unknown_matching_id),
@@ -727,7 +640,5 @@ int main(int argc, char **argv) {
     return 2;
   }
   rsp_pki_bin = argv[1];
-  int rc = rsp_test_main(argc - 1, argv + 1, cases, sizeof cases / sizeof cases[0]);
-  cleanup();
-  return rc;
+  return rsp_test_main(argc - 1, argv + 1, cases, sizeof cases / sizeof cases[0]);
 }
