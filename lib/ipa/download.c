@@ -276,6 +276,48 @@ static struct rsp_slice minimized(struct dl *d, struct rsp_slice in, enum dl_ans
   return s.p ? s : in;
 }
 
+rsp_err_t rsp_ipa_ci_pk_id_expand(const uint8_t *info1, size_t len, struct rsp_slice id,
+                                  struct rsp_slice *full) {
+  struct rsp_arena a;
+  struct rsp_msg_euicc_info1 *e = NULL;
+  *full = id;
+  if (id.len >= RSP_IPA_CI_PK_ID_LEN) return RSP_OK;
+  if (!info1 || !id.len) return RSP_E_INVALID_ARG;
+  rsp_arena_init(&a, RSP_MSG_ARENA_CAP);
+  rsp_err_t rc = rsp_msg_decode(&rsp_msgt_euicc_info1, info1, len, &a, (void **)&e, NULL);
+  size_t found = 0;
+  for (size_t i = 0; rc == RSP_OK && e->euicc_ci_pk_id_list_for_signing &&
+                     i < e->euicc_ci_pk_id_list_for_signing->n;
+       i++) {
+    struct rsp_slice k = e->euicc_ci_pk_id_list_for_signing->v[i];
+    if (k.len < id.len || memcmp(k.p, id.p, id.len) != 0) continue;
+    /* the arena holds the decoded slices, which point into info1 itself */
+    *full = k;
+    found++;
+  }
+  if (rc == RSP_OK && found != 1) {
+    *full = id;
+    rc = found ? RSP_E_STATE : RSP_E_NOT_FOUND;
+  }
+  rsp_arena_free(&a);
+  return rc;
+}
+
+/* A truncated euiccCiPKIdentifierToBeUsed made whole from the card's EUICCInfo1; unchanged (and
+ * logged) when that is not possible, so that the card refuses it and the session is cancelled. */
+static struct rsp_slice whole_ci_pk_id(struct rsp_slice info1, struct rsp_slice id) {
+  struct rsp_slice full = id;
+  rsp_err_t rc = rsp_ipa_ci_pk_id_expand(info1.p, info1.len, id, &full);
+  if (rc != RSP_OK)
+    rsp_log(RSP_LOG_WARN, "ipa",
+            "euiccCiPKIdentifierToBeUsed of %zu bytes matches %s of the card's CI keys", id.len,
+            rc == RSP_E_STATE ? "several" : "none");
+  else if (full.len != id.len)
+    rsp_log(RSP_LOG_DEBUG, "ipa", "truncated euiccCiPKIdentifierToBeUsed (%zu bytes) completed",
+            id.len);
+  return full;
+}
+
 static rsp_err_t esipa_initiate(struct dl *d, struct rsp_slice challenge, struct rsp_slice info1,
                                 struct dl_auth *out) {
   struct rsp_buf req;
@@ -310,7 +352,8 @@ static rsp_err_t esipa_initiate(struct dl *d, struct rsp_slice challenge, struct
     return rc;
   out->server_signed1 = ok->server_signed1->raw;
   out->server_signature1 = tlv(d, RSP_MSG_TAG_SIGNATURE, ok->server_signature1);
-  out->ci_pk_id = tlv(d, RSP_DER_OCTET_STRING, ok->euicc_ci_pk_identifier_to_be_used);
+  out->ci_pk_id =
+      tlv(d, RSP_DER_OCTET_STRING, whole_ci_pk_id(info1, ok->euicc_ci_pk_identifier_to_be_used));
   out->server_certificate = ok->server_certificate;
   out->matching_id = ok->matching_id;
   if (ok->ctx_params1) {

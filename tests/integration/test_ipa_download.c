@@ -547,7 +547,28 @@ struct spy {
   uint8_t smds_txid[16];
   size_t smds_txid_len;
   unsigned smds_relayed;
+  /* when not 0: the eIM's euiccCiPKIdentifierToBeUsed is cut to this many bytes (minimizeEsipaBytes
+   * allows a "possibly truncated" one), or its first byte changed when negative */
+  int cut_ci_pk_id;
 };
+
+/* The eIM's InitiateAuthenticationOkEsipa again, with euiccCiPKIdentifierToBeUsed cut. */
+static void cut_ci_pk_id(struct spy *s, struct rsp_msg_esipa_message_from_eim_to_ipa *r,
+                         struct rsp_buf *resp, size_t start) {
+  struct rsp_msg_initiate_authentication_ok_esipa *ok =
+      r->u.initiate_authentication_response_esipa->u.initiate_authentication_ok_esipa;
+  static uint8_t changed[RSP_IPA_CI_PK_ID_LEN];
+  size_t n = (size_t)(s->cut_ci_pk_id < 0 ? -s->cut_ci_pk_id : s->cut_ci_pk_id);
+  if (n > ok->euicc_ci_pk_identifier_to_be_used.len) return;
+  memcpy(changed, ok->euicc_ci_pk_identifier_to_be_used.p, n);
+  if (s->cut_ci_pk_id < 0) changed[0] ^= 0xFF;
+  ok->euicc_ci_pk_identifier_to_be_used = rsp_msg_slice(changed, n);
+  r->raw = rsp_msg_slice(NULL, 0);
+  r->u.initiate_authentication_response_esipa->raw = rsp_msg_slice(NULL, 0);
+  ok->raw = rsp_msg_slice(NULL, 0);
+  resp->len = start;
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_esipa_message_from_eim_to_ipa, r, resp, NULL));
+}
 
 static void spy_request(struct spy *s, const struct rsp_msg_esipa_message_from_ipa_to_eim *m) {
   switch (m->which) {
@@ -715,9 +736,11 @@ static rsp_err_t spy_exchange(void *ctx, const uint8_t *req, size_t len, struct 
                      &a, (void **)&r, NULL) == RSP_OK &&
       r->which == RSP_MSG_ESIPA_MESSAGE_FROM_EIM_TO_IPA_INITIATE_AUTHENTICATION_RESPONSE_ESIPA &&
       r->u.initiate_authentication_response_esipa->which ==
-          RSP_MSG_INITIATE_AUTHENTICATION_RESPONSE_ESIPA_INITIATE_AUTHENTICATION_OK_ESIPA)
+          RSP_MSG_INITIATE_AUTHENTICATION_RESPONSE_ESIPA_INITIATE_AUTHENTICATION_OK_ESIPA) {
     s->txid_echoed = r->u.initiate_authentication_response_esipa->u
                          .initiate_authentication_ok_esipa->transaction_id.p != NULL;
+    if (s->cut_ci_pk_id) cut_ci_pk_id(s, r, resp, start);
+  }
   rsp_arena_free(&a);
   return rc;
 }
@@ -921,6 +944,63 @@ static void indirect(const char *curve, bool minimize) {
   /* delivered, so removed from the card */
   CHECK_EQ(pending(&x.w, RSP_MSG_NOTIFICATION_EVENT_NOTIFICATION_INSTALL), 0);
   indirect_close(&x);
+}
+
+/* minimizeEsipaBytes with a truncated euiccCiPKIdentifierToBeUsed from the eIM: the IPA completes
+ * it from the card's EUICCInfo1 and the download goes through; a prefix of no CI key of the card
+ * is given to the card as it is, which refuses it, and the session is cancelled. */
+static void indirect_truncated_ci_pk_id(void) {
+  struct indirect x;
+  char mid[64];
+  if (!indirect_open(&x, "nist", true)) {
+    rsp_test_fail(__FILE__, __LINE__, "cannot set up the nist world");
+    return;
+  }
+  x.spy.cut_ci_pk_id = 8;
+  order(&x.w, "8944000000000000169", NULL, mid, sizeof mid);
+  queue_data_request(&x); /* the eIM learns EUICCInfo1, which the minimized request omits */
+  queue_trigger(&x, mid);
+  CHECK_OK(rsp_ipa_poll(&x.ipa));
+  CHECK_EQ(profiles_on_card(&x.w), 1);
+  check_trigger_result(&x, true);
+  x.spy.cut_ci_pk_id = -8;
+  order(&x.w, "8944000000000000177", NULL, mid, sizeof mid);
+  queue_trigger(&x, mid);
+  CHECK_OK(rsp_ipa_poll(&x.ipa));
+  CHECK_EQ(profiles_on_card(&x.w), 1);
+  CHECK_EQ(x.eim.seen[RSP_MSG_ESIPA_MESSAGE_FROM_IPA_TO_EIM_CANCEL_SESSION_REQUEST_ESIPA], 1);
+  check_no_session(&x);
+  indirect_close(&x);
+}
+
+/* rsp_ipa_ci_pk_id_expand on an EUICCInfo1 whose two signing keys share their first 4 bytes. */
+static void ci_pk_id_expand(void) {
+  uint8_t k1[RSP_IPA_CI_PK_ID_LEN], k2[RSP_IPA_CI_PK_ID_LEN], info1[128];
+  size_t n = 0;
+  struct rsp_slice full;
+  memset(k1, 0x11, sizeof k1);
+  memset(k2, 0x11, sizeof k2);
+  k2[4] = 0x22;
+  /* BF20 { svn 82, A9 { k1 }, AA { k1, k2 } } */
+  static const uint8_t head[] = {0xBF, 0x20, 0x4B, 0x82, 0x03, 0x02,
+                                 0x05, 0x00, 0xA9, 0x16, 0x04, 0x14};
+  memcpy(info1, head, sizeof head);
+  n = sizeof head;
+  memcpy(info1 + n, k1, 20), n += 20;
+  info1[n++] = 0xAA, info1[n++] = 0x2C, info1[n++] = 0x04, info1[n++] = 0x14;
+  memcpy(info1 + n, k1, 20), n += 20;
+  info1[n++] = 0x04, info1[n++] = 0x14;
+  memcpy(info1 + n, k2, 20), n += 20;
+  CHECK_EQ(n, 0x4B + 3);
+  CHECK_OK(rsp_ipa_ci_pk_id_expand(info1, n, rsp_msg_slice(k2, 5), &full));
+  CHECK(full.len == 20 && memcmp(full.p, k2, 20) == 0);
+  CHECK_OK(rsp_ipa_ci_pk_id_expand(info1, n, rsp_msg_slice(k1, 20), &full));
+  CHECK(full.p == k1); /* whole: kept */
+  CHECK_ERR(rsp_ipa_ci_pk_id_expand(info1, n, rsp_msg_slice(k1, 4), &full), RSP_E_STATE);
+  CHECK(full.len == 4); /* ambiguous: unchanged */
+  uint8_t other[4] = {0x33};
+  CHECK_ERR(rsp_ipa_ci_pk_id_expand(info1, n, rsp_msg_slice(other, 4), &full), RSP_E_NOT_FOUND);
+  CHECK(rsp_ipa_ci_pk_id_expand(info1, n - 1, rsp_msg_slice(k1, 4), &full) != RSP_OK);
 }
 
 /* An unknown matchingId: the SM-DP+ refuses authenticateClient; the IPA cancels on the card and,
@@ -1130,16 +1210,26 @@ static void download_nist(void) { download("nist"); }
 static void download_brp(void) { download("brp"); }
 
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {
-      T(download_nist),          T(download_brp),
-      T(triggered_by_eim),       T(indirect_nist),
-      T(indirect_brp),           T(indirect_nist_minimized),
-      T(indirect_brp_minimized), T(indirect_wrong_matching_id),
-      T(indirect_bpp_refused),   T(mode_selection),
-      T(immediate_enable),       T(smds_direct_nist),
-      T(smds_direct_brp_root),   T(smds_no_event),
-      T(smds_wrong_role),        T(smds_session_no_download),
-      T(smds_indirect),          T(smds_no_root)};
+  static const struct rsp_test_case cases[] = {T(download_nist),
+                                               T(download_brp),
+                                               T(triggered_by_eim),
+                                               T(indirect_nist),
+                                               T(indirect_brp),
+                                               T(indirect_nist_minimized),
+                                               T(indirect_truncated_ci_pk_id),
+                                               T(ci_pk_id_expand),
+                                               T(indirect_brp_minimized),
+                                               T(indirect_wrong_matching_id),
+                                               T(indirect_bpp_refused),
+                                               T(mode_selection),
+                                               T(immediate_enable),
+                                               T(smds_direct_nist),
+                                               T(smds_direct_brp_root),
+                                               T(smds_no_event),
+                                               T(smds_wrong_role),
+                                               T(smds_session_no_download),
+                                               T(smds_indirect),
+                                               T(smds_no_root)};
   if (argc < 2) return 2;
   pki_bin = argv[1];
   rsp_log_set_level(RSP_LOG_ERROR);

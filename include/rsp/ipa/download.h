@@ -99,4 +99,14 @@ rsp_err_t rsp_ipa_smds_events_indirect(struct rsp_ipa *ipa, const char *smds_add
                                        struct rsp_slice eim_transaction_id,
                                        struct rsp_ipa_smds_events *out);
 
+/* euiccCiPKIdentifierToBeUsed as an eIM may send it with minimizeEsipaBytes: "possibly truncated"
+ * (SGP.32 InitiateAuthenticationOkEsipa, notes 2.1). A shorter identifier is the start of one of
+ * the card's euiccCiPKIdListForSigning entries (EUICCInfo1, the DER `info1` the IPA read): *full
+ * becomes that entry (pointing into info1) when exactly one matches. A full-length identifier
+ * (20 bytes or more) is kept as it is. RSP_E_NOT_FOUND when no entry, RSP_E_STATE when several
+ * entries match; RSP_E_DER_* for an info1 that does not decode. */
+#define RSP_IPA_CI_PK_ID_LEN 20
+rsp_err_t rsp_ipa_ci_pk_id_expand(const uint8_t *info1, size_t len, struct rsp_slice id,
+                                  struct rsp_slice *full);
+
 #endif
