@@ -566,8 +566,13 @@ static void cut_ci_pk_id(struct spy *s, struct rsp_msg_esipa_message_from_eim_to
   r->raw = rsp_msg_slice(NULL, 0);
   r->u.initiate_authentication_response_esipa->raw = rsp_msg_slice(NULL, 0);
   ok->raw = rsp_msg_slice(NULL, 0);
+  /* r points into resp: encode aside, then replace */
+  struct rsp_buf b;
+  rsp_buf_init(&b, RSP_IPA_ESIPA_MAX);
+  CHECK_OK(rsp_msg_encode(&rsp_msgt_esipa_message_from_eim_to_ipa, r, &b, NULL));
   resp->len = start;
-  CHECK_OK(rsp_msg_encode(&rsp_msgt_esipa_message_from_eim_to_ipa, r, resp, NULL));
+  CHECK_OK(rsp_buf_append(resp, b.data, b.len));
+  rsp_buf_free(&b);
 }
 
 static void spy_request(struct spy *s, const struct rsp_msg_esipa_message_from_ipa_to_eim *m) {
