@@ -53,6 +53,7 @@ bench: build
 	@if [ -x $(BUILD)/bench/msg/bench_msg ]; then $(BUILD)/bench/msg/bench_msg 1; else echo "bench_msg: not built (needs asn1c)"; fi
 	@bench/http/run.sh $(BUILD) || echo "bench/http: failed (see above)"
 	@bench/eim/run.sh $(BUILD) $(EIM_BENCH_ARGS) || echo "bench/eim: failed (see above)"
+	@bench/coap/run.sh $(BUILD) || echo "bench/coap: failed (see above)"
 
 # The fleet load run (docs/benchmarks.md): 10,000 devices polling rsp-eim for 10 minutes, then
 # nginx for 2; FLEET_BENCH_ARGS="DEVICES SECONDS BASELINE_SECONDS" for another size.

@@ -15,11 +15,14 @@ PACKAGES=(
   clang-format git                               # style check
   libevent-dev libcurl4-openssl-dev              # lib/net: HTTPS server (evhttp) and client
   libinih-dev                                    # rsp-ipad: INI config file
+  libcoap3-dev                                   # lib/net: ESipa over CoAP/DTLS (docs/adr/0009)
+  libpq-dev postgresql                           # eIM store on PostgreSQL (docs/adr/0010); server for its tests
 )
-# Benchmarks only (bench/http, docs/adr/0005): load generator, nginx baseline, the other HTTP
-# library candidates. Installed on request: RSP_BENCH_DEPS=1 scripts/deps.sh
+# Benchmarks only (bench/http, docs/adr/0005; bench/coap, docs/adr/0009): load generator, nginx
+# baseline, the other HTTP library candidates, libcoap's own coap-server as the CoAP baseline.
+# Installed on request: RSP_BENCH_DEPS=1 scripts/deps.sh
 if [[ "${RSP_BENCH_DEPS:-}" == 1 ]]; then
-  PACKAGES+=(wrk nginx-light libh2o-evloop-dev libmicrohttpd-dev)
+  PACKAGES+=(wrk nginx-light libh2o-evloop-dev libmicrohttpd-dev libcoap3-bin)
 fi
 
 if [[ "${1:-}" == "--list" ]]; then

@@ -3,6 +3,8 @@
  *     (POST /gsma/rsp2/esipa/<function>), answered by lib/eim's service over the store;
  *   - the operator API (REST/JSON, docs/eim-api.yaml) behind an API key, answered by lib/eim's
  *     API over the same store.
+ * With --coap-listen, ESipa's CoAP/DTLS binding too (POST coaps://.../gsma/rsp2/asn1, DER, on
+ * lib/net's CoAP server, docs/adr/0009), answered by the same service on its own thread.
  * Indirect downloads are relayed to the SM-DP+s over ES9+ (lib/eim/relay.c on the HTTPS ES9+
  * transport). State is one SQLite file (WAL): several rsp-eim processes may share it.
  *
@@ -35,6 +37,7 @@
 #include "rsp/eim/service.h"
 #include "rsp/eim/store.h"
 #include "rsp/msg/json.h"
+#include "rsp/net/coap.h"
 #include "rsp/net/http.h"
 
 #define EIM_EXIT_OK 0
@@ -54,18 +57,23 @@
 #define ADMIN_PROTOCOL "gsma/rsp/v2.1.0"
 
 static const char usage_text[] =
-    "usage: rsp-eim serve --pki DIR --state FILE --api-key-file FILE [options]\n"
+    "usage: rsp-eim serve --pki DIR --state FILE|URI --api-key-file FILE [options]\n"
     "       rsp-eim --help\n"
     "\n"
     "The eIM (SGP.32 eSIM IoT Remote Manager): ESipa over HTTPS for the devices' IPAs, and a\n"
-    "REST operator API (docs/eim-api.yaml, driven by rsp-eimctl) over one SQLite store.\n"
+    "REST operator API (docs/eim-api.yaml, driven by rsp-eimctl) over one store: a SQLite\n"
+    "file, or a PostgreSQL database shared by several rsp-eim nodes (docs/eim.md).\n"
     "\n"
     "serve:\n"
     "  --pki DIR             eIM identity in the rsp-pki layout: DIR/eim/sign/{key.pem,cert.der}\n"
     "                        (package signing), DIR/eim/tls/{cert.pem,key.pem} (TLS), DIR/ci\n"
     "                        (the CIs eUICC certificate chains must reach)\n"
-    "  --state FILE          SQLite store (created when absent; WAL; may be shared by several\n"
-    "                        rsp-eim processes)\n"
+    "  --state FILE|URI      the store: a path is a SQLite file (created when absent; WAL;\n"
+    "                        may be shared by several rsp-eim processes on one machine);\n"
+    "                        postgresql://USER[:PASS]@HOST[:PORT]/DB (or postgres://, or\n"
+    "                        pg:KEY=VALUE... a libpq connection string) is a PostgreSQL\n"
+    "                        database shared by rsp-eim nodes on several machines (tables\n"
+    "                        created when absent; prefer PGPASSFILE to a password here)\n"
     "  --eim-id ID           our eimId as configured on the cards (default: the eim_id of\n"
     "                        DIR/pki.json, else openrsp-eim)\n"
     "  --listen HOST:PORT    ESipa (default 127.0.0.1:8445)\n"
@@ -84,13 +92,21 @@ static const char usage_text[] =
     "  --last-seen-interval MS  how long a poll's last-seen time and rPLMN may wait in memory\n"
     "                        before they are written, batched (default 1000; 0: every poll\n"
     "                        commits them at once); a crash loses at most that much of them\n"
+    "  --coap-listen [HOST:]PORT  also serve ESipa over CoAP/DTLS on this UDP address (ASN.1\n"
+    "                        binding, POST /gsma/rsp2/asn1; HOST default 127.0.0.1); DTLS with\n"
+    "                        the --tls-cert certificate and, with --coap-psk-file, PSKs\n"
+    "  --coap-psk-file FILE  DTLS pre-shared keys, one 'identity hexkey' per line ('#' starts a\n"
+    "                        comment; the file must be mode 600 or stricter)\n"
+    "  --coap-path PATH      Uri-Path served over CoAP (default gsma/rsp2/asn1)\n"
     "  --ignore-cert-time    accept expired or not yet valid eUICC and EUM certificates\n"
     "  --log-level LEVEL     error, warn, info (default), debug, trace\n"
     "\n"
     "ESipa: POST /gsma/rsp2/asn1 with Content-Type application/x-gsma-rsp-asn1 (else 415), any\n"
     "X-Admin-Protocol gsma/rsp/vX.Y.Z or none; POST /gsma/rsp2/esipa/<function> with\n"
     "application/json. Bodies over 1 MiB get 413. Answers carry X-Admin-Protocol\n"
-    "gsma/rsp/v2.1.0. SIGINT or SIGTERM stop cleanly. Exit codes: 0 success, 1 failure, 2 usage.\n";
+    "gsma/rsp/v2.1.0. CoAP: 2.05 Content with the answer, 2.04 Changed without, 4.00, 4.13\n"
+    "over 1 MiB, 5.00. SIGINT or SIGTERM stop cleanly.\n"
+    "Exit codes: 0 success, 1 failure, 2 usage.\n";
 
 enum {
   O_PKI = 256,
@@ -106,6 +122,9 @@ enum {
   O_THREADS,
   O_LAST_SEEN_INTERVAL,
   O_IGNORE_CERT_TIME,
+  O_COAP_LISTEN,
+  O_COAP_PSK_FILE,
+  O_COAP_PATH,
   O_LOG_LEVEL,
   O_HELP
 };
@@ -124,6 +143,9 @@ static const struct option longopts[] = {
     {"threads", required_argument, NULL, O_THREADS},
     {"last-seen-interval", required_argument, NULL, O_LAST_SEEN_INTERVAL},
     {"ignore-cert-time", no_argument, NULL, O_IGNORE_CERT_TIME},
+    {"coap-listen", required_argument, NULL, O_COAP_LISTEN},
+    {"coap-psk-file", required_argument, NULL, O_COAP_PSK_FILE},
+    {"coap-path", required_argument, NULL, O_COAP_PATH},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0}};
@@ -131,6 +153,7 @@ static const struct option longopts[] = {
 struct eim_opts {
   const char *pki, *state, *eim_id, *listen, *api_listen, *api_key_file, *fqdn;
   const char *tls_cert, *tls_key, *smdp_ca;
+  const char *coap_listen, *coap_psk_file, *coap_path;
   long threads;
   long last_seen_ms; /* rsp_eim_store_set_touch_interval of every handle */
   bool ignore_cert_time;
@@ -153,6 +176,7 @@ struct eim_app {
   char eim_id[129];
   char paths[6][EIM_PATH_MAX]; /* sign key, sign cert, tls cert, tls key, ci dir, smdp ca */
   char fqdn[EIM_HOST_MAX + 8];
+  char state_name[EIM_PATH_MAX]; /* --state for logs: without a PostgreSQL password */
   struct rsp_buf sign_cert, tls_cert_der;
   struct rsp_signer *signer;
   struct rsp_es9_https *es9;
@@ -163,6 +187,7 @@ struct eim_app {
   struct eim_worker workers[EIM_MAX_WORKERS];
   size_t n_workers;
   struct rsp_net_server *esipa, *api;
+  struct rsp_net_coap_server *coap; /* --coap-listen */
   /* the notification forwarder, and the flusher of the loop threads' held polls */
   pthread_t forwarder, flusher;
   bool forwarder_running, flusher_running, stopping;
@@ -243,9 +268,10 @@ static bool content_type_is(const char *ct, const char *want) {
 /* ---- workers --------------------------------------------------------------------------------- */
 
 static rsp_err_t worker_open(const struct eim_app *app, struct eim_worker *w) {
-  rsp_err_t rc = rsp_eim_store_sqlite_open(app->o->state, &w->store);
+  rsp_err_t rc = rsp_eim_store_open(app->o->state, &w->store);
   if (rc != RSP_OK) {
-    rsp_log(RSP_LOG_ERROR, "eim", "cannot open the store %s: %s", app->o->state, rsp_strerror(rc));
+    rsp_log(RSP_LOG_ERROR, "eim", "cannot open the store %s: %s", app->state_name,
+            rsp_strerror(rc));
     return rc;
   }
   rsp_eim_store_set_touch_interval(w->store, (unsigned)app->o->last_seen_ms);
@@ -344,6 +370,25 @@ static rsp_err_t esipa_handle(void *ctx, const struct rsp_net_request *req,
   if (status == 200 && res->body.len)
     snprintf(res->content_type, sizeof res->content_type, "%s", asn1 ? ASN1_TYPE : JSON_TYPE);
   return rsp_net_response_header(res, "X-Admin-Protocol", ADMIN_PROTOCOL);
+}
+
+/* ESipa over CoAP (lib/net's CoAP server): the same service as the HTTPS ASN.1 binding, on the
+ * CoAP thread's own worker; the service's HTTP-like status is mapped to a CoAP code by lib/net. */
+static rsp_err_t esipa_coap_handle(void *ctx, const uint8_t *body, size_t len, struct rsp_buf *resp,
+                                   int *status) {
+  struct eim_app *app = ctx;
+  atomic_fetch_add_explicit(&app->esipa_requests, 1, memory_order_relaxed);
+  struct eim_worker *w = worker_get(app, false);
+  if (!w) {
+    rsp_log(RSP_LOG_WARN, "eim", "ESipa over CoAP: no store");
+    *status = 503; /* 5.00 */
+    return RSP_OK;
+  }
+  rsp_err_t rc = rsp_eim_service_esipa(w->svc, body, len, resp, status);
+  worker_put(w);
+  if (rc != RSP_OK)
+    rsp_log(RSP_LOG_ERROR, "eim", "ESipa request over CoAP failed: %s", rsp_strerror(rc));
+  return rc;
 }
 
 /* ---- the operator API server ----------------------------------------------------------------- */
@@ -482,8 +527,7 @@ static void *forwarder_main(void *arg) {
   struct rsp_es9_https *es9 = NULL;
   struct rsp_es9_https_options eo = {.ca_file = app->paths[P_SMDP_CA], .timeout_ms = 20000};
   long retry = FORWARD_RETRY_MIN_S;
-  if (rsp_eim_store_sqlite_open(app->o->state, &st) != RSP_OK ||
-      rsp_es9_https_new(&eo, &es9) != RSP_OK) {
+  if (rsp_eim_store_open(app->o->state, &st) != RSP_OK || rsp_es9_https_new(&eo, &es9) != RSP_OK) {
     rsp_log(RSP_LOG_ERROR, "eim", "notification forwarder cannot start");
     goto out;
   }
@@ -649,6 +693,52 @@ static rsp_err_t server_new(struct eim_app *app, const char *spec, bool api,
   return rc;
 }
 
+/* [HOST:]PORT, HOST 127.0.0.1 when absent. */
+static bool split_udp_addr(const char *spec, char host[EIM_HOST_MAX], uint16_t *port) {
+  if (strchr(spec, ':')) return split_addr(spec, host, port);
+  snprintf(host, EIM_HOST_MAX, "127.0.0.1");
+  char *end;
+  errno = 0;
+  long p = strtol(spec, &end, 10);
+  if (errno || *end || !spec[0] || p < 0 || p > 65535) return false;
+  *port = (uint16_t)p;
+  return true;
+}
+
+static rsp_err_t coap_server_new(struct eim_app *app) {
+  char host[EIM_HOST_MAX];
+  uint16_t port = 0;
+  struct rsp_net_coap_psk *psk = NULL;
+  size_t n_psk = 0;
+  rsp_err_t rc = RSP_E_INVALID_ARG;
+  if (!split_udp_addr(app->o->coap_listen, host, &port)) goto out;
+  if (app->o->coap_psk_file &&
+      (rc = rsp_net_coap_psk_load(app->o->coap_psk_file, &psk, &n_psk)) != RSP_OK)
+    goto out;
+  struct rsp_net_coap_server_options so = {.address = host,
+                                           .port = port,
+                                           .psk = psk,
+                                           .n_psk = n_psk,
+                                           .cert_file = app->paths[P_TLS_CERT],
+                                           .key_file = app->paths[P_TLS_KEY],
+                                           .path = app->o->coap_path,
+                                           .max_request_body = EIM_MAX_ESIPA_BODY,
+                                           .log_component = "esipa-coap",
+                                           .handler = esipa_coap_handle,
+                                           .handler_ctx = app};
+  if ((rc = rsp_net_coap_server_new(&so, &app->coap)) == RSP_OK)
+    rc = rsp_net_coap_server_start(app->coap);
+out:
+  if (rc != RSP_OK)
+    rsp_log(RSP_LOG_ERROR, "eim", "ESipa CoAP server on %s: %s", app->o->coap_listen,
+            rsp_strerror(rc));
+  if (psk) {
+    memset(psk, 0, n_psk * sizeof *psk);
+    rsp_free(psk);
+  }
+  return rc;
+}
+
 static bool setup(struct eim_app *app) {
   char host[EIM_HOST_MAX];
   uint16_t port;
@@ -657,9 +747,10 @@ static bool setup(struct eim_app *app) {
   if (rsp_eim_relay_new(&ro, &app->relay) != RSP_OK) return false;
   /* the store is created (and migrated) once here, so that a bad file fails the start-up */
   struct rsp_eim_store *st = NULL;
-  rsp_err_t rc = rsp_eim_store_sqlite_open(app->o->state, &st);
+  rsp_eim_store_describe(app->o->state, app->state_name, sizeof app->state_name);
+  rsp_err_t rc = rsp_eim_store_open(app->o->state, &st);
   if (rc != RSP_OK) {
-    rsp_log(RSP_LOG_ERROR, "eim", "store %s: %s", app->o->state, rsp_strerror(rc));
+    rsp_log(RSP_LOG_ERROR, "eim", "store %s: %s", app->state_name, rsp_strerror(rc));
     return false;
   }
   rsp_eim_store_close(st);
@@ -676,13 +767,14 @@ static bool setup(struct eim_app *app) {
   }
   if (rsp_net_server_start(app->esipa) != RSP_OK || rsp_net_server_start(app->api) != RSP_OK)
     return false;
+  if (app->o->coap_listen && coap_server_new(app) != RSP_OK) return false;
   app->forwarder_running = pthread_create(&app->forwarder, NULL, forwarder_main, app) == 0;
   if (app->o->last_seen_ms > 0)
     app->flusher_running = pthread_create(&app->flusher, NULL, flusher_main, app) == 0;
   rsp_log(RSP_LOG_INFO, "eim",
           "eIM %s ready: ESipa on port %u (address %s), operator API on port %u, store %s",
           app->eim_id, (unsigned)rsp_net_server_port(app->esipa), app->fqdn,
-          (unsigned)rsp_net_server_port(app->api), app->o->state);
+          (unsigned)rsp_net_server_port(app->api), app->state_name);
   return true;
 }
 
@@ -695,6 +787,7 @@ static void app_free(struct eim_app *app) {
   if (app->flusher_running) pthread_join(app->flusher, NULL);
   rsp_net_server_destroy(app->esipa);
   rsp_net_server_destroy(app->api);
+  rsp_net_coap_server_destroy(app->coap);
   workers_close(app);
   rsp_eim_relay_destroy(app->relay);
   rsp_es9_https_free(app->es9);
@@ -761,6 +854,15 @@ static int parse_opts(int argc, char **argv, struct eim_opts *o) {
     case O_IGNORE_CERT_TIME:
       o->ignore_cert_time = true;
       break;
+    case O_COAP_LISTEN:
+      o->coap_listen = optarg;
+      break;
+    case O_COAP_PSK_FILE:
+      o->coap_psk_file = optarg;
+      break;
+    case O_COAP_PATH:
+      o->coap_path = optarg;
+      break;
     case O_THREADS:
       errno = 0;
       o->threads = strtol(optarg, &end, 10);
@@ -794,6 +896,13 @@ static int parse_opts(int argc, char **argv, struct eim_opts *o) {
   if (!split_addr(o->api_listen, host, &port))
     return usage_error("--api-listen HOST:PORT, not %s", o->api_listen);
   if (!o->tls_cert != !o->tls_key) return usage_error("--tls-cert and --tls-key go together");
+  if (o->coap_listen && !split_udp_addr(o->coap_listen, host, &port))
+    return usage_error("--coap-listen [HOST:]PORT, not %s", o->coap_listen);
+  if ((o->coap_psk_file || o->coap_path) && !o->coap_listen)
+    return usage_error("--coap-psk-file and --coap-path go with --coap-listen");
+  if (o->coap_path && (!o->coap_path[0] || o->coap_path[0] == '/' || strlen(o->coap_path) >= 128))
+    return usage_error("--coap-path is a relative Uri-Path such as gsma/rsp2/asn1, not %s",
+                       o->coap_path);
   return EIM_EXIT_OK;
 }
 

@@ -603,7 +603,8 @@ static void dev_wait_ms(void *ctx, int ms) {
   }
 }
 
-static const struct rsp_ipa_platform_ops dev_platform = {dev_attached, dev_now_ms, dev_wait_ms, NULL};
+static const struct rsp_ipa_platform_ops dev_platform = {dev_attached, dev_now_ms, dev_wait_ms,
+                                                         NULL};
 
 /* The workers' transports, counted. The IPA's ctx is the worker. */
 static rsp_err_t counted_esipa(void *ctx, const uint8_t *req, size_t len, struct rsp_buf *resp) {

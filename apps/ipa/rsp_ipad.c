@@ -29,6 +29,7 @@
 #include "rsp/core/hex.h"
 #include "rsp/core/log.h"
 #include "rsp/drivers/apdu.h"
+#include "rsp/drivers/coap.h"
 #include "rsp/drivers/https.h"
 #include "rsp/drivers/storage.h"
 #include "rsp/ipa/config.h"
@@ -64,7 +65,8 @@ static const char usage_text[] =
     "eIM (ESipa):\n"
     "  --eim-id ID           the eIM of the card's configuration to use (default: the first)\n"
     "  --eim-url URL         https URL of the eIM's ASN.1 binding (default: from the card's\n"
-    "                        eimFqdn: https://FQDN/gsma/rsp2/asn1)\n"
+    "                        eimFqdn: https://FQDN/gsma/rsp2/asn1), or a coaps:// URL for\n"
+    "                        ESipa over CoAP/DTLS (coaps://HOST:5684/gsma/rsp2/asn1)\n"
     "  --eim-ca FILE         CA certificates (PEM) the eIM's TLS certificate must chain to\n"
     "                        (default: the card's trustedPublicKeyDataTls; without either the\n"
     "                        IPA refuses to connect: never insecure)\n"
@@ -73,6 +75,9 @@ static const char usage_text[] =
     "  --admin-protocol V    X-Admin-Protocol sent to the eIM (default gsma/rsp/v2.1.0)\n"
     "  --esipa-binding B     asn1 (default: POST the DER messages to the eIM URL) or json\n"
     "                        (SGP.32 6.4.1: /gsma/rsp2/esipa/<function> at the URL's host)\n"
+    "  --coap-psk-identity ID  coaps:// only: DTLS-PSK identity, with\n"
+    "  --coap-psk-key-file FILE  the key in hex (file mode 600 or stricter); without them\n"
+    "                        DTLS uses certificates: --eim-ca, or the card's trustedEimPkTls\n"
     "\n"
     "Profile downloads triggered by the eIM:\n"
     "  --smdp-ca FILE        CA certificates (PEM) for SM-DP+ TLS, for direct downloads (the\n"
@@ -131,6 +136,8 @@ enum {
   O_EIM_KEY,
   O_ADMIN_PROTOCOL,
   O_ESIPA_BINDING,
+  O_COAP_PSK_IDENTITY,
+  O_COAP_PSK_KEY_FILE,
   O_SMDP_CA,
   O_DOWNLOAD_MODE,
   O_MINIMIZE,
@@ -165,6 +172,8 @@ static const struct option longopts[] = {
     {"eim-key", required_argument, NULL, O_EIM_KEY},
     {"admin-protocol", required_argument, NULL, O_ADMIN_PROTOCOL},
     {"esipa-binding", required_argument, NULL, O_ESIPA_BINDING},
+    {"coap-psk-identity", required_argument, NULL, O_COAP_PSK_IDENTITY},
+    {"coap-psk-key-file", required_argument, NULL, O_COAP_PSK_KEY_FILE},
     {"smdp-ca", required_argument, NULL, O_SMDP_CA},
     {"download-mode", required_argument, NULL, O_DOWNLOAD_MODE},
     {"minimize-esipa-bytes", no_argument, NULL, O_MINIMIZE},
@@ -192,6 +201,7 @@ struct ipad_opts {
   long card_timeout_ms, block;
   bool basic_channel;
   const char *eim_id, *eim_url, *eim_ca, *eim_cert, *eim_key, *admin_protocol;
+  const char *coap_psk_identity, *coap_psk_key_file;
   const char *smdp_ca;
   enum rsp_ipa_download_mode download_mode;
   bool minimize, immediate_enable, esipa_json;
@@ -210,6 +220,7 @@ struct ipad {
   void (*apdu_free)(struct rsp_apdu *);
   struct rsp_ipa ipa;
   struct rsp_esipa_https *eim;
+  struct rsp_esipa_coap *coap; /* instead of eim, for a coaps:// --eim-url */
   char eim_url[RSP_HTTPS_URL_MAX];
   struct rsp_buf eim_trust; /* the trustedPublicKeyDataTls the transport was made with */
   struct rsp_es9_https *es9;
@@ -279,8 +290,39 @@ static const char *opt_name(int c) {
 }
 
 /* Applies one option; `arg` is NULL for the flags. */
+/* The options with a choice of words. */
+static int apply_choice(struct ipad_opts *o, int c, const char *arg) {
+  switch (c) {
+  case O_ESIPA_BINDING:
+    if (strcmp(arg, "asn1") != 0 && strcmp(arg, "json") != 0)
+      return usage_error("--esipa-binding is asn1 or json, not %s", arg);
+    o->esipa_json = strcmp(arg, "json") == 0;
+    return IPAD_EXIT_OK;
+  case O_DOWNLOAD_MODE:
+    if (!strcmp(arg, "auto"))
+      o->download_mode = RSP_IPA_DOWNLOAD_AUTO;
+    else if (!strcmp(arg, "direct"))
+      o->download_mode = RSP_IPA_DOWNLOAD_DIRECT;
+    else if (!strcmp(arg, "indirect"))
+      o->download_mode = RSP_IPA_DOWNLOAD_INDIRECT;
+    else
+      return usage_error("--download-mode is auto, direct or indirect, not '%s'", arg);
+    return IPAD_EXIT_OK;
+  case O_LOG_LEVEL:
+    if ((o->log_level = rsp_log_level_parse(arg)) < 0)
+      return usage_error("unknown log level '%s' (error, warn, info, debug, trace)", arg);
+    return IPAD_EXIT_OK;
+  case O_HELP:
+    fputs(usage_text, stdout);
+    return IPAD_EXIT_HELP;
+  default:
+    return usage_error("unknown option");
+  }
+}
+
+/* One option into `o`: numbers with their bounds, strings and flags by table, the rest above. */
 static int apply_opt(struct ipad_opts *o, int c, const char *arg) {
-  struct {
+  const struct {
     int c;
     long *p, min, max;
   } nums[] = {{O_CARD_TIMEOUT, &o->card_timeout_ms, 100, 600000},
@@ -291,6 +333,33 @@ static int apply_opt(struct ipad_opts *o, int c, const char *arg) {
               {O_RETRY_MAX, &o->retry_max_s, 1, 7L * 86400},
               {O_NET_TIMEOUT, &o->net_timeout_s, 1, 3600},
               {O_ROLLBACK_TIMEOUT, &o->rollback_timeout_s, 1, 86400}};
+  const struct {
+    int c;
+    const char **p;
+  } strs[] = {{O_CARD, &o->card},
+              {O_EIM_ID, &o->eim_id},
+              {O_EIM_URL, &o->eim_url},
+              {O_ADD_INITIAL_EIM, &o->add_initial_eim},
+              {O_EIM_CA, &o->eim_ca},
+              {O_EIM_CERT, &o->eim_cert},
+              {O_EIM_KEY, &o->eim_key},
+              {O_ADMIN_PROTOCOL, &o->admin_protocol},
+              {O_COAP_PSK_IDENTITY, &o->coap_psk_identity},
+              {O_COAP_PSK_KEY_FILE, &o->coap_psk_key_file},
+              {O_SMDP_CA, &o->smdp_ca},
+              {O_ATTACHED_CMD, &o->attached_cmd},
+              {O_STATUS_FILE, &o->status_file},
+              {O_STATE_DIR, &o->state_dir},
+              {O_CONFIG, &o->config}};
+  const struct {
+    int c;
+    bool *p;
+  } flags[] = {{O_BASIC_CHANNEL, &o->basic_channel},
+               {O_MINIMIZE, &o->minimize},
+               {O_IMMEDIATE_ENABLE, &o->immediate_enable},
+               {O_ONCE, &o->once},
+               {O_JSON, &o->json},
+               {O_SYSLOG, &o->syslog}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     if (nums[i].c != c) continue;
     if (!parse_long(arg, nums[i].min, nums[i].max, nums[i].p))
@@ -298,90 +367,17 @@ static int apply_opt(struct ipad_opts *o, int c, const char *arg) {
                          nums[i].max, arg);
     return IPAD_EXIT_OK;
   }
-  switch (c) {
-  case O_CARD:
-    o->card = arg;
-    break;
-  case O_BASIC_CHANNEL:
-    o->basic_channel = true;
-    break;
-  case O_EIM_ID:
-    o->eim_id = arg;
-    break;
-  case O_EIM_URL:
-    o->eim_url = arg;
-    break;
-  case O_ADD_INITIAL_EIM:
-    o->add_initial_eim = arg;
-    break;
-  case O_EIM_CA:
-    o->eim_ca = arg;
-    break;
-  case O_EIM_CERT:
-    o->eim_cert = arg;
-    break;
-  case O_EIM_KEY:
-    o->eim_key = arg;
-    break;
-  case O_ADMIN_PROTOCOL:
-    o->admin_protocol = arg;
-    break;
-  case O_ESIPA_BINDING:
-    if (strcmp(arg, "asn1") != 0 && strcmp(arg, "json") != 0)
-      return usage_error("--esipa-binding is asn1 or json, not %s", arg);
-    o->esipa_json = strcmp(arg, "json") == 0;
-    break;
-  case O_SMDP_CA:
-    o->smdp_ca = arg;
-    break;
-  case O_DOWNLOAD_MODE:
-    if (!strcmp(arg, "auto"))
-      o->download_mode = RSP_IPA_DOWNLOAD_AUTO;
-    else if (!strcmp(arg, "direct"))
-      o->download_mode = RSP_IPA_DOWNLOAD_DIRECT;
-    else if (!strcmp(arg, "indirect"))
-      o->download_mode = RSP_IPA_DOWNLOAD_INDIRECT;
-    else
-      return usage_error("--download-mode is auto, direct or indirect, not '%s'", arg);
-    break;
-  case O_MINIMIZE:
-    o->minimize = true;
-    break;
-  case O_IMMEDIATE_ENABLE:
-    o->immediate_enable = true;
-    break;
-  case O_ONCE:
-    o->once = true;
-    break;
-  case O_JSON:
-    o->json = true;
-    break;
-  case O_SYSLOG:
-    o->syslog = true;
-    break;
-  case O_ATTACHED_CMD:
-    o->attached_cmd = arg;
-    break;
-  case O_STATUS_FILE:
-    o->status_file = arg;
-    break;
-  case O_STATE_DIR:
-    o->state_dir = arg;
-    break;
-  case O_CONFIG:
-    o->config = arg;
-    break;
-  case O_LOG_LEVEL:
-    if ((o->log_level = rsp_log_level_parse(arg)) < 0)
-      return usage_error("unknown log level '%s' (error, warn, info, debug, trace)", arg);
-    break;
-  case O_HELP:
-    fputs(usage_text, stdout);
-    return IPAD_EXIT_HELP;
-  default:
-    return usage_error("unknown option");
-  }
-  return IPAD_EXIT_OK;
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+    if (strs[i].c == c) {
+      *strs[i].p = arg;
+      return IPAD_EXIT_OK;
+    }
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (flags[i].c == c) {
+      *flags[i].p = true;
+      return IPAD_EXIT_OK;
+    }
+  return apply_choice(o, c, arg);
 }
 
 struct ini_ctx {
@@ -466,8 +462,15 @@ static int parse_opts(int argc, char **argv, struct ipad_opts *o) {
   if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
   if (!o->card) return usage_error("--card is required");
   if (!o->eim_cert != !o->eim_key) return usage_error("--eim-cert and --eim-key go together");
-  if (o->eim_url && strncasecmp(o->eim_url, "https://", 8) != 0)
-    return usage_error("--eim-url must be an https:// URL, not %s", o->eim_url);
+  bool coap = o->eim_url && strncasecmp(o->eim_url, "coaps://", 8) == 0;
+  if (o->eim_url && strncasecmp(o->eim_url, "https://", 8) != 0 && !coap)
+    return usage_error("--eim-url must be an https:// or coaps:// URL, not %s", o->eim_url);
+  if (!o->coap_psk_identity != !o->coap_psk_key_file)
+    return usage_error("--coap-psk-identity and --coap-psk-key-file go together");
+  if (o->coap_psk_identity && !coap)
+    return usage_error("--coap-psk-identity goes with a coaps:// --eim-url");
+  if (coap && o->esipa_json)
+    return usage_error("--esipa-binding json goes with https://: CoAP carries the ASN.1 binding");
   if (o->json && !o->once) return usage_error("--json goes with --once (see --status-file)");
   if (o->retry_max_s < o->retry_min_s) return usage_error("--retry-max is below --retry-min");
   if (o->download_mode == RSP_IPA_DOWNLOAD_DIRECT && !o->smdp_ca)
@@ -551,6 +554,49 @@ static const struct rsp_ipa_platform_ops dev_ops = {dev_attached, dev_now_ms, de
 /* Reads the card's eIM configuration and (re)builds the ESipa transport when the eIM's address
  * or TLS trust changed (an updateEim eCO can change them). False (logged) when the eIM cannot be
  * reached safely. */
+/* ESipa over CoAP/DTLS (a coaps:// --eim-url, docs/adr/0009): DTLS-PSK with --coap-psk-*, else
+ * certificates: --eim-ca, or the card's trustedEimPkTls as a pinned key. The URL is fixed, so
+ * the transport (and its DTLS session) is made once. */
+static bool setup_eim_coap(struct ipad *d, const struct rsp_msg_eim_configuration_data *cfg,
+                           const char *url) {
+  uint8_t key[RSP_ESIPA_COAP_PSK_KEY_MAX];
+  struct rsp_esipa_https_options card = {0};
+  if (d->coap) return true;
+  struct rsp_esipa_coap_options co = {.url = url,
+                                      .psk_identity = d->o->coap_psk_identity,
+                                      .ca_file = d->o->eim_ca,
+                                      .cert_file = d->o->eim_cert,
+                                      .key_file = d->o->eim_key,
+                                      .timeout_ms = (unsigned)d->o->net_timeout_s * 1000u};
+  if (d->o->coap_psk_identity) {
+    if (rsp_esipa_coap_read_key(d->o->coap_psk_key_file, key, sizeof key, &co.psk_key_len) !=
+        RSP_OK)
+      return false;
+    co.psk_key = key;
+  } else if (!d->o->eim_ca) {
+    if (rsp_esipa_https_trust_from_eim_config(cfg, &card) != RSP_OK || !card.pinned_spki) {
+      rsp_log(RSP_LOG_ERROR, "ipad",
+              "CoAP/DTLS with certificates needs --eim-ca or a trustedEimPkTls on the card "
+              "(or --coap-psk-identity and --coap-psk-key-file)");
+      return false;
+    }
+    co.pinned_spki = card.pinned_spki;
+    co.pinned_spki_len = card.pinned_spki_len;
+  }
+  rsp_err_t rc = rsp_esipa_coap_new(&co, &d->coap);
+  memset(key, 0, sizeof key);
+  if (rc != RSP_OK) return false; /* logged by the driver */
+  snprintf(d->eim_url, sizeof d->eim_url, "%s", url);
+  d->ipa.esipa = &rsp_esipa_coap_ops;
+  d->ipa.esipa_ctx = d->coap;
+  rsp_log(RSP_LOG_INFO, "ipad", "eIM %.*s at %s, DTLS: %s", (int)cfg->eim_id.len,
+          (const char *)cfg->eim_id.p, url,
+          d->o->coap_psk_identity ? "PSK"
+          : d->o->eim_ca          ? d->o->eim_ca
+                                  : "the card's trustedEimPkTls");
+  return true;
+}
+
 static bool setup_eim(struct ipad *d) {
   struct rsp_arena a;
   struct rsp_msg_eim_configuration_data *cfg = NULL;
@@ -577,6 +623,10 @@ static bool setup_eim(struct ipad *d) {
                                            sizeof url) != RSP_OK) {
     rsp_log(RSP_LOG_ERROR, "ipad",
             "the card's eIM configuration has no usable eimFqdn: give --eim-url");
+    goto out;
+  }
+  if (strncasecmp(url, "coaps://", 8) == 0) {
+    ok = setup_eim_coap(d, cfg, url);
     goto out;
   }
   const struct rsp_slice trust = cfg->trusted_public_key_data_tls
@@ -915,6 +965,7 @@ int main(int argc, char **argv) {
   rc = setup(&d);
   if (rc == IPAD_EXIT_OK) rc = o.add_initial_eim ? add_initial_eim(&d) : run(&d);
   rsp_esipa_https_free(d.eim);
+  rsp_esipa_coap_free(d.coap);
   rsp_es9_https_free(d.es9);
   if (d.apdu_free) d.apdu_free(&d.apdu);
   rsp_buf_free(&d.eim_trust);

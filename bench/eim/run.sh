@@ -22,6 +22,8 @@
 #   --dir DIR          where the SQLite files go (default $TMPDIR or /tmp)
 #   --sign-dir DIR     the store of (c) (default /dev/shm when writable, else --dir: (c) measures
 #                      the signing path; what a commit costs on the disk is bench_store's subject)
+#   --sign-pg URI      (c) on this PostgreSQL database instead (postgresql://..., an empty
+#                      database the bench fills; docs/adr/0010)
 #   --only LIST        the parts to run, e.g. a,b or c (default a,b,c,d; a and b run together)
 #   --quick            a short run: --seconds 2 --sign-count 20000 --devices 20000 --fleet 5000
 #
@@ -40,6 +42,8 @@
 # CPU with the server. This script builds nothing and never gates CI. RSP_BENCH_KEEP=1 keeps the
 # work directory.
 set -eu
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 usage() {
   sed -n '/^# Usage:/,/^#$/p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -58,6 +62,7 @@ devices=1000000
 fleet=50000
 dir=${TMPDIR:-/tmp}
 sign_dir=""
+sign_pg=""
 only="a,b,c,d"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -70,6 +75,7 @@ while [ $# -gt 0 ]; do
   --fleet) fleet=$2; shift ;;
   --dir) dir=$2; shift ;;
   --sign-dir) sign_dir=$2; shift ;;
+  --sign-pg) sign_pg=$2; shift ;;
   --only) only=$2; shift ;;
   --quick) secs=2; sign_count=20000; devices=20000; fleet=5000 ;;
   *) usage ;;
@@ -126,18 +132,7 @@ have_http_tools() {
   echo ""
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-wait_port() {
-  i=0
-  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || return 1
-    sleep 0.1
-  done
-}
 
 stop_server() {
   if [ -n "$srv_pid" ]; then
@@ -147,15 +142,12 @@ stop_server() {
   srv_pid=""
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 # start_eim STATE_FILE LOG: rsp-eim on two fresh ports ($port for ESipa, $api_port).
 start_eim() {
-  port=$(free_port)
-  api_port=$(free_port)
-  while [ "$api_port" = "$port" ]; do api_port=$(free_port); done
+  port=$(free_port tcp)
+  api_port=$(free_port tcp)
+  while [ "$api_port" = "$port" ]; do api_port=$(free_port tcp); done
   "$eim_bin" serve --pki "$pki" --state "$1" --listen "127.0.0.1:$port" \
     --api-listen "127.0.0.1:$api_port" --api-key-file "$tmp/keys" --threads 1 \
     --log-level warn 2>>"$2" &
@@ -222,33 +214,9 @@ row() {
 }
 
 start_nginx() {
-  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-  port=$(free_port)
-  user=""
-  [ "$(id -u)" -eq 0 ] && user="user root;"
-  mkdir -p "$tmp/nginx"
+  port=$(free_port tcp)
   {
     cat <<EOF
-$user
-worker_processes 1;
-daemon off;
-master_process off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/nginx/body;
-  proxy_temp_path $tmp/nginx/proxy;
-  fastcgi_temp_path $tmp/nginx/fastcgi;
-  uwsgi_temp_path $tmp/nginx/uwsgi;
-  scgi_temp_path $tmp/nginx/scgi;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $pki/eim/tls/cert.pem;
-    ssl_certificate_key $pki/eim/tls/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
     location = /gsma/rsp2/asn1 {
@@ -258,9 +226,9 @@ EOF
     # The answer's bytes inline (checked below to hold no character nginx would interpret).
     printf '      return 200 "'
     cat "$tmp/answer.der"
-    printf '";\n    }\n  }\n}\n'
-  } >"$tmp/nginx/nginx.conf"
-  "$nginx_bin" -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
+    printf '";\n    }\n'
+  } | nginx_conf "$tmp/nginx" "$port" "$pki/eim/tls/cert.pem" "$pki/eim/tls/key.pem"
+  nginx_launch "$tmp/nginx"
   srv_pid=$!
   wait_port "$port"
 }
@@ -390,11 +358,14 @@ run_http() {
 # ---- (c): signing and queueing -----------------------------------------------------------------
 
 run_sign() {
+  sign_where=$sign_dir
+  [ -z "$sign_pg" ] || sign_where="a PostgreSQL database"
   printf '\nbench/eim (c): signing and queueing %s packages for %s devices (store in %s)\n' \
-    "$sign_count" "$sign_devices" "$sign_dir"
+    "$sign_count" "$sign_devices" "$sign_where"
   sign_tmp=$(mktemp -d "$sign_dir/rsp-bench-eim-sign-XXXXXX") || return 1
   scratch="$scratch $sign_tmp"
-  "$bin/bench_sign" "$pki" "$sign_tmp" "$sign_count" "$sign_devices" >"$tmp/sign.txt" || return 1
+  sign_store=${sign_pg:-$sign_tmp}
+  "$bin/bench_sign" "$pki" "$sign_store" "$sign_count" "$sign_devices" >"$tmp/sign.txt" || return 1
   rm -rf "$sign_tmp"
   cat "$tmp/sign.txt"
   ossl=$(openssl speed -seconds "$secs" ecdsap256 2>/dev/null |

@@ -23,6 +23,8 @@
 # empty queue with one worker; the same figures, and the eIM/nginx ratios.
 # Nothing here gates CI; without nginx the script says so and exits 0.
 set -euo pipefail
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 if [[ $# -lt 1 ]]; then
   echo "usage: $0 BUILD_DIR [devices] [seconds] [baseline-seconds]" >&2
   exit 2
@@ -52,17 +54,10 @@ cleanup() {
   if [[ "${RSP_BENCH_KEEP:-}" == 1 ]]; then echo "bench/fleet: kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 400); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
+fail_port() {
   echo "bench/fleet: nothing listens on 127.0.0.1:$1" >&2
   exit 1
 }
-# user + system CPU ticks, and the clock tick rate
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 mem_kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
 fleet_field() { python3 -c 'import json,sys
@@ -84,15 +79,15 @@ ls "$pki/euicc" >"$work/eids"
 
 # start_eim NAME: rsp-eim with its own store; sets esipa, api, eim_pid
 start_eim() {
-  esipa=$(free_port)
-  api=$(free_port)
+  esipa=$(free_port tcp)
+  api=$(free_port tcp)
   "$bin/eim/rsp-eim" serve --pki "$pki" --state "$work/$1.db" --api-key-file "$work/api.key" \
     --listen "127.0.0.1:$esipa" --api-listen "127.0.0.1:$api" --fqdn "localhost:$esipa" \
     --threads "$eim_threads" --log-level warn >"$work/$1.log" 2>&1 &
   eim_pid=$!
   pids+=("$eim_pid")
-  wait_port "$esipa"
-  wait_port "$api"
+  wait_port "$esipa" 200 || fail_port "$esipa"
+  wait_port "$api" 200 || fail_port "$api"
 }
 
 # start_fleet NAME [rsp-fleet options]: sets fleet_pid; waits until every device is manufactured
@@ -163,33 +158,10 @@ window eim "$eim_main" "$secs"
 db_kib=$(du -k "$work/eim.db"* | awk '{ s += $1 } END { print s }')
 
 # ---- the baseline: the same fleet polling nginx ---------------------------------------------------
-port=$(free_port)
+port=$(free_port tcp)
 printf '\xbf\x4f\x03\x02\x01\x01' >"$work/answer.der" # getEimPackageResponse noEimPackageAvailable
-user=""
-[[ "$(id -u)" -eq 0 ]] && user="user root;"
-mkdir -p "$work/nginx"
 {
   cat <<EOF
-$user
-worker_processes 1;
-daemon off;
-master_process off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $pki/eim/tls/cert.pem;
-    ssl_certificate_key $pki/eim/tls/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:10m;
     location = /gsma/rsp2/asn1 {
       default_type application/x-gsma-rsp-asn1;
@@ -197,12 +169,12 @@ http {
 EOF
   printf '      return 200 "'
   cat "$work/answer.der"
-  printf '";\n    }\n  }\n}\n'
-} >"$work/nginx/nginx.conf"
-"$nginx_bin" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+  printf '";\n    }\n'
+} | nginx_conf "$work/nginx" "$port" "$pki/eim/tls/cert.pem" "$pki/eim/tls/key.pem"
+nginx_launch "$work/nginx"
 nginx_pid=$!
 pids+=("$nginx_pid")
-wait_port "$port"
+wait_port "$port" 200 || fail_port "$port"
 start_eim base-eim # manufactures the baseline fleet; the polls go to nginx
 start_fleet nginx --eim-url "https://localhost:$port/gsma/rsp2/asn1" --eim-ca "$pki/ci/cert.pem"
 window nginx "$nginx_pid" "$base_secs"

@@ -15,6 +15,8 @@
 # builds nothing and never gates CI; when wrk or nginx is missing it says so and exits 0.
 # RSP_BENCH_KEEP=1 keeps the wrk outputs.
 set -eu
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 if [ $# -lt 1 ]; then
   echo "usage: $0 BUILD_DIR [seconds] [connections]" >&2
@@ -67,56 +69,21 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Admin-Protocol"] = "gsma/rsp/v2.5.0"
 EOF
 
-wait_port() {
-  i=0
-  until python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" \
-    2>/dev/null; do
-    i=$((i + 1))
-    [ $i -lt 50 ] || return 1
-    sleep 0.1
-  done
-}
-
 # start_nginx on|off: nginx with session resumption (cache and tickets) on or off.
 start_nginx() {
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  user=""
-  [ "$(id -u)" -eq 0 ] && user="user root;"
+  port=$(free_port tcp)
   if [ "$1" = on ]; then
     resume="ssl_session_cache shared:SSL:10m; ssl_session_tickets on;"
   else
     resume="ssl_session_cache off; ssl_session_tickets off;"
   fi
-  mkdir -p "$tmp/nginx"
-  cat >"$tmp/nginx/nginx.conf" <<EOF
-$user
-worker_processes 1;
-daemon off;
-master_process off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/nginx/body;
-  proxy_temp_path $tmp/nginx/proxy;
-  fastcgi_temp_path $tmp/nginx/fastcgi;
-  uwsgi_temp_path $tmp/nginx/uwsgi;
-  scgi_temp_path $tmp/nginx/scgi;
-  keepalive_requests 100000000;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $cert;
-    ssl_certificate_key $key;
-    ssl_protocols TLSv1.2 TLSv1.3;
+  nginx_conf "$tmp/nginx" "$port" "$cert" "$key" <<EOF
     $resume
     location / { default_type application/json; return 200 '$body'; }
-  }
-}
 EOF
-  "$nginx_bin" -e "$tmp/nginx/error.log" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" &
+  nginx_launch "$tmp/nginx"
   srv_pid=$!
-  wait_port "$port"
+  wait_port "$port" 50
 }
 
 # start_candidate NAME on|off: one of ours; it prints "port N" once it listens.

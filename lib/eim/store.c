@@ -1,5 +1,5 @@
 /* The eIM store interface: argument checks, the names stored in the tables, the operation state
- * machine and the delivery decision, shared by every backend (store_sqlite.c today).
+ * machine and the delivery decision, shared by every backend (store_sqlite.c, store_pg*.c).
  *
  * Every public function checks its input here and answers RSP_E_INVALID_ARG (logged at debug
  * level with the reason) before the backend runs, so a backend only ever sees a valid EID, lengths

@@ -1,5 +1,5 @@
 /* lib/eim internals shared by store.c (the interface: argument checks, names, the state machine,
- * the delivery decision) and the backends (store_sqlite.c). */
+ * the delivery decision) and the backends (store_sqlite.c, store_pg.c and store_pg_ops.c). */
 #ifndef RSP_EIM_STORE_INTERNAL_H
 #define RSP_EIM_STORE_INTERNAL_H
 
@@ -7,6 +7,26 @@
 #include "rsp/eim/store.h"
 
 #define RSP__EIM_COMP "eim"
+
+/* The columns of an operation row and of a device row (both backends have the same tables),
+ * each name prefixed with `t` ("" or an alias such as "d."), in the order the backends read
+ * them; and those of a notification and of an audit row. */
+#define RSP__EIM_OP_COLS_OF(t)                                                                     \
+  t "id, " t "eid, " t "seq, " t "kind, " t "spec, " t "state, " t "not_before, " t                \
+    "expires_at, " t "created, " t "counter, " t "eim_transaction_id, " t "package, " t            \
+    "sent_count, " t "last_sent, " t "checked_count, " t "result, " t "result_seq, " t             \
+    "result_summary, " t "done_at, " t "error, " t "rolled_back"
+#define RSP__EIM_DEVICE_COLS_OF(t)                                                                 \
+  t "eid, " t "eim_id, " t "association_token, " t "next_counter, " t "euicc_cert, " t             \
+    "eum_cert, " t "euicc_info2, " t "initial_config, " t "created, " t "last_seen, " t            \
+    "rplmn, " t "enabled_iccid"
+#define RSP__EIM_NOTIF_COLS                                                                        \
+  "eid, seq_number, kind, iccid, der, received, forwarded_at, forward_address"
+#define RSP__EIM_AUDIT_COLS "id, time, eid, operation_id, event, detail, der"
+
+/* The end of next_for_delivery in both backends: a queued head not due yet is no head; *op is
+ * cleared unless `found` is RSP_OK. Returns the outcome. */
+rsp_err_t rsp__eim_head_due(struct rsp_eim_operation *op, int64_t now, rsp_err_t found);
 
 /* Checks that `package` is what an operation of `kind` for device (eid, eim_id) may hand out:
  * one DER element of the kind's message (EuiccPackageRequest BF51 for psmo and eco with the
@@ -68,5 +88,62 @@ void rsp__eim_touch_merge(int64_t *last_seen, bool *has_rplmn, uint8_t rplmn[RSP
                           int64_t when, const uint8_t *new_rplmn);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t rsp__eim_mono_ms(void);
+/* This handle's held poll of `eid` (if any) applied over what the database says. */
+void rsp__eim_touches_show(const struct rsp__eim_touches *t, const char *eid, int64_t *last_seen,
+                           bool *has_rplmn, uint8_t rplmn[RSP_EIM_RPLMN_LEN]);
+/* A backend's writer of one batch: the oldest min(n, RSP_EIM_TOUCH_BATCH_MAX) held polls in a
+ * transaction of their own, dropped from `t` once committed and kept on failure. */
+typedef rsp_err_t (*rsp__eim_touch_batch_fn)(void *backend);
+/* Records a poll with the batching policy every backend shares (ADR 0008): a full table writes a
+ * batch first; interval_ms 0 writes everything at once; a due table writes one batch (a failure
+ * is logged, the polls stay held and this one is recorded all the same). */
+rsp_err_t rsp__eim_touches_record(struct rsp__eim_touches *t, unsigned interval_ms, const char *eid,
+                                  int64_t now, const uint8_t *rplmn,
+                                  rsp__eim_touch_batch_fn write_batch, void *backend);
+/* Writes every held poll, or those that waited for the interval, batch after batch. */
+rsp_err_t rsp__eim_touches_flush(struct rsp__eim_touches *t, unsigned interval_ms, bool due_only,
+                                 rsp__eim_touch_batch_fn write_batch, void *backend);
+
+/* ---- what every backend's transactions share (store_common.c) ------------------------------- */
+
+struct json_t;
+/* Kinds that are signed and carry a counterValue (psmo, eco). */
+bool rsp__eim_signed_kind(enum rsp_eim_op_kind k);
+/* A queued operation whose expires_at has passed at `now`. */
+bool rsp__eim_op_expired(const struct rsp_eim_operation *op, int64_t now);
+/* The state `event` moves `op` to; RSP_E_STATE (logged at info level: usually a race another
+ * handler won) when the state machine refuses it. */
+rsp_err_t rsp__eim_allowed(const struct rsp_eim_operation *op, enum rsp_eim_op_event event,
+                           enum rsp_eim_op_state *to);
+/* RSP_E_STATE, logged with the reason the operation is not sent. */
+rsp_err_t rsp__eim_refuse(const struct rsp_eim_operation *op, const char *why);
+/* The checks of assign_counter_and_mark_sent that need only the operation read in the
+ * transaction: counter and txid fit the kind, the state machine allows the send, due, unexpired.
+ * The backend then checks the queue head and the device's counter (rsp__eim_counter_check). */
+rsp_err_t rsp__eim_send_precheck(const struct rsp_eim_operation *op, int64_t now, int64_t counter,
+                                 struct rsp_slice txid);
+/* `counter` against the device's next_counter read under the transaction's lock. */
+rsp_err_t rsp__eim_counter_check(const struct rsp_eim_operation *op, int64_t counter, int64_t next);
+/* The same result again: the seqNumber it had or, without seqNumbers, the same bytes. */
+bool rsp__eim_same_result(const struct rsp_eim_operation *op, const struct rsp_eim_result *r);
+/* Whether `op` (found by txid or counter) is the operation of result `r`; *why when not. */
+bool rsp__eim_result_fits(const struct rsp_eim_operation *op, const struct rsp_eim_result *r,
+                          const char **why);
+/* JSON text of `j` (consumed; NULL: {}) in a fresh rsp_malloc'd string; NULL when out of memory. */
+char *rsp__eim_json_text(struct json_t *j);
+/* Audit details (JSON objects, new references) of the events both backends write. */
+struct json_t *rsp__eim_hex_json(const uint8_t *p, size_t n);
+struct json_t *rsp__eim_detail_result(const struct rsp_eim_result *r, const char *why);
+struct json_t *rsp__eim_detail_registered(const struct rsp_eim_device_new *d);
+struct json_t *rsp__eim_detail_euicc_data(const struct rsp_eim_euicc_data *d);
+struct json_t *rsp__eim_detail_enqueued(const struct rsp_eim_op_new *r, int64_t seq);
+struct json_t *rsp__eim_detail_moved(enum rsp_eim_op_event event, const char *error);
+struct json_t *rsp__eim_detail_sent(const struct rsp_eim_operation *op, struct rsp_slice txid,
+                                    int64_t counter);
+struct json_t *rsp__eim_detail_resent(const struct rsp_eim_operation *op);
+struct json_t *rsp__eim_detail_notification(const struct rsp_eim_notification_new *n);
+struct json_t *rsp__eim_detail_profiles(size_t n, const char *enabled);
+/* {"<key>": v}: results_checked (sent_count), notification_forwarded (seq_number). */
+struct json_t *rsp__eim_detail_count(const char *key, int64_t v);
 
 #endif

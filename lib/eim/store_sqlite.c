@@ -106,26 +106,15 @@ int rsp_eim_store_sqlite_schema_version(void) { return (int)COUNT(migrations); }
 
 /* ---- statements ------------------------------------------------------------------------------ */
 
-/* The columns of an operation row and of a device row, each name prefixed with `t` ("" or an
- * alias such as "d."), in the order op_read and device_read read them. */
-#define OP_COLS_OF(t)                                                                              \
-  t "id, " t "eid, " t "seq, " t "kind, " t "spec, " t "state, " t "not_before, " t                \
-    "expires_at, " t "created, " t "counter, " t "eim_transaction_id, " t "package, " t            \
-    "sent_count, " t "last_sent, " t "checked_count, " t "result, " t "result_seq, " t             \
-    "result_summary, " t "done_at, " t "error, " t "rolled_back"
+/* The column lists of store_internal.h, read by op_read and device_read in their order. */
+#define OP_COLS_OF RSP__EIM_OP_COLS_OF
 #define OP_COLS OP_COLS_OF("")
-
-#define DEVICE_COLS_OF(t)                                                                          \
-  t "eid, " t "eim_id, " t "association_token, " t "next_counter, " t "euicc_cert, " t             \
-    "eum_cert, " t "euicc_info2, " t "initial_config, " t "created, " t "last_seen, " t            \
-    "rplmn, " t "enabled_iccid"
+#define DEVICE_COLS_OF RSP__EIM_DEVICE_COLS_OF
 #define DEVICE_COLS DEVICE_COLS_OF("")
 #define DEVICE_NCOLS 12 /* the first column of the head in Q_DEVICE_POLL */
 #define POLL_COLS DEVICE_COLS_OF("d.") ", " OP_COLS_OF("h.")
-
-#define NOTIF_COLS "eid, seq_number, kind, iccid, der, received, forwarded_at, forward_address"
-
-#define AUDIT_COLS "id, time, eid, operation_id, event, detail, der"
+#define NOTIF_COLS RSP__EIM_NOTIF_COLS
+#define AUDIT_COLS RSP__EIM_AUDIT_COLS
 
 enum query {
   Q_BEGIN,
@@ -403,29 +392,10 @@ static int64_t col_int_or(sqlite3_stmt *st, int i, int64_t def) {
 
 /* ---- audit ----------------------------------------------------------------------------------- */
 
-/* The JSON text of `j` (consumed) in a fresh rsp_malloc'd string; NULL when out of memory. */
-static char *dump(json_t *j) {
-  size_t n = j ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
-  char *out = n ? rsp_malloc(n + 1) : NULL;
-  if (out) {
-    json_dumpb(j, out, n, JSON_COMPACT);
-    out[n] = '\0';
-  }
-  json_decref(j);
-  return out;
-}
-
-static json_t *hex_json(const uint8_t *p, size_t n) {
-  char hex[2 * RSP_EIM_TXID_MAX + 1];
-  if (!p || n == 0 || n > RSP_EIM_TXID_MAX || rsp_hex_encode(p, n, hex, sizeof hex) != RSP_OK)
-    return json_null();
-  return json_string(hex);
-}
-
 /* Appends one audit row; `detail` (a JSON object, consumed) must not be NULL on success paths. */
 static rsp_err_t audit(struct sq_store *s, int64_t now, const char *eid, int64_t op_id,
                        const char *event, json_t *detail, struct rsp_slice der) {
-  char *text = dump(detail ? detail : json_object());
+  char *text = rsp__eim_json_text(detail);
   sqlite3_stmt *st = text ? stmt(s, Q_AUDIT) : NULL;
   rsp_err_t rc = text ? RSP_E_IO : RSP_E_NOMEM;
   if (st) {
@@ -584,20 +554,8 @@ static rsp_err_t sq_device_register(struct rsp_eim_store *base, const struct rsp
   if (rc != RSP_OK) return rc;
   rc = device_insert(s, d, now);
   if (rc == RSP_OK)
-    rc =
-        audit(s, now, d->eid, 0, "registered",
-              json_pack("{s:s, s:I, s:b}", "eim_id", d->eim_id, "next_counter",
-                        (json_int_t)d->next_counter, "initial_config", d->initial_config.p != NULL),
-              NO_DER);
+    rc = audit(s, now, d->eid, 0, "registered", rsp__eim_detail_registered(d), NO_DER);
   return end(s, rc);
-}
-
-/* This handle's poll of `eid` not written yet, applied over what the file says. */
-static void touch_show(const struct sq_store *s, const char *eid, int64_t *last_seen,
-                       bool *has_rplmn, uint8_t rplmn[RSP_EIM_RPLMN_LEN]) {
-  const struct rsp__eim_touch *t = rsp__eim_touches_find(&s->touches, eid);
-  if (t)
-    rsp__eim_touch_merge(last_seen, has_rplmn, rplmn, t->last_seen, t->has_rplmn ? t->rplmn : NULL);
 }
 
 /* Fills `d` from the DEVICE_COLS of a row, starting at column `b`. */
@@ -618,7 +576,7 @@ static rsp_err_t device_read(const struct sq_store *s, sqlite3_stmt *st, int b,
   d->has_rplmn = sqlite3_column_bytes(st, b + 10) == RSP_EIM_RPLMN_LEN;
   if (d->has_rplmn) memcpy(d->rplmn, sqlite3_column_blob(st, b + 10), RSP_EIM_RPLMN_LEN);
   col_text(st, b + 11, d->enabled_iccid, sizeof d->enabled_iccid);
-  touch_show(s, d->eid, &d->last_seen, &d->has_rplmn, d->rplmn);
+  rsp__eim_touches_show(&s->touches, d->eid, &d->last_seen, &d->has_rplmn, d->rplmn);
   return rc;
 }
 
@@ -657,20 +615,11 @@ static rsp_err_t sq_device_list(struct rsp_eim_store *base, const char *after,
     if (s->touches.n) {
       bool has_rplmn = false;
       uint8_t rplmn[RSP_EIM_RPLMN_LEN];
-      touch_show(s, d->eid, &d->last_seen, &has_rplmn, rplmn);
+      rsp__eim_touches_show(&s->touches, d->eid, &d->last_seen, &has_rplmn, rplmn);
     }
   }
   sqlite3_reset(st);
   return rc == RSP_E_NOT_FOUND || *out_len == out_size ? RSP_OK : rc;
-}
-
-static json_t *euicc_data_detail(const struct rsp_eim_euicc_data *d) {
-  json_t *fields = json_array();
-  if (d->euicc_cert.p) json_array_append_new(fields, json_string("euicc_cert"));
-  if (d->eum_cert.p) json_array_append_new(fields, json_string("eum_cert"));
-  if (d->euicc_info2.p) json_array_append_new(fields, json_string("euicc_info2"));
-  if (d->has_association_token) json_array_append_new(fields, json_string("association_token"));
-  return json_pack("{s:o}", "fields", fields);
 }
 
 static rsp_err_t sq_device_update_euicc_data(struct rsp_eim_store *base, const char *eid,
@@ -689,7 +638,7 @@ static rsp_err_t sq_device_update_euicc_data(struct rsp_eim_store *base, const c
   sqlite3_bind_int64(st, 7, now);
   rc = step_done(s, st);
   if (rc == RSP_OK && sqlite3_changes(s->db) != 1) rc = RSP_E_NOT_FOUND;
-  if (rc == RSP_OK) rc = audit(s, now, eid, 0, "euicc_data", euicc_data_detail(d), NO_DER);
+  if (rc == RSP_OK) rc = audit(s, now, eid, 0, "euicc_data", rsp__eim_detail_euicc_data(d), NO_DER);
   return end(s, rc);
 }
 
@@ -713,37 +662,20 @@ static rsp_err_t touches_write(struct sq_store *s, size_t k) {
 
 /* Writes the oldest batch of held polls in a transaction of its own (begin() writes them, end()
  * drops them once committed); kept for the next attempt on failure. */
-static rsp_err_t touches_flush_batch(struct sq_store *s) {
+static rsp_err_t touches_flush_batch(void *backend) {
+  struct sq_store *s = backend;
   rsp_err_t rc = begin(s);
   return rc == RSP_OK ? end(s, RSP_OK) : rc;
 }
 
-/* Writes every held poll, or those that waited for the interval, batch after batch. */
 static rsp_err_t touches_flush(struct sq_store *s, bool due_only) {
-  rsp_err_t rc = RSP_OK;
-  while (rc == RSP_OK && s->touches.n &&
-         (!due_only || rsp__eim_touches_due(&s->touches, s->touch_ms)))
-    rc = touches_flush_batch(s);
-  return rc;
+  return rsp__eim_touches_flush(&s->touches, s->touch_ms, due_only, touches_flush_batch, s);
 }
 
-/* Holds a poll. When the oldest held is touch_ms old, writes one batch (the oldest): a busy
- * handle drains a large backlog a batch per poll instead of stalling one poll for all of it; a
- * full table also writes one batch first; touch_ms 0 writes at once. A failed write of a due
- * batch is logged and retried by the next poll: the polls stay held, and this one is recorded. */
+/* Holds a poll (the batching policy of ADR 0008, shared with the other backends). */
 static rsp_err_t touch_record(struct sq_store *s, const char *eid, int64_t now,
                               const uint8_t *rplmn) {
-  rsp_err_t rc = rsp__eim_touches_add(&s->touches, eid, now, rplmn);
-  if (rc == RSP_E_BUF_CAP || rc == RSP_E_NOMEM) {
-    if ((rc = touches_flush_batch(s)) == RSP_OK)
-      rc = rsp__eim_touches_add(&s->touches, eid, now, rplmn);
-  }
-  if (rc != RSP_OK) return rc;
-  if (s->touch_ms == 0) return touches_flush(s, false);
-  if (rsp__eim_touches_due(&s->touches, s->touch_ms) && (rc = touches_flush_batch(s)) != RSP_OK)
-    rsp_log(RSP_LOG_WARN, RSP__EIM_COMP, "store: polls of %zu devices not written yet: %s",
-            s->touches.n, rsp_strerror(rc));
-  return RSP_OK;
+  return rsp__eim_touches_record(&s->touches, s->touch_ms, eid, now, rplmn, touches_flush_batch, s);
 }
 
 static rsp_err_t sq_device_touch(struct rsp_eim_store *base, const char *eid, int64_t now,
@@ -800,8 +732,7 @@ static rsp_err_t sq_profiles_set(struct rsp_eim_store *base, const char *eid,
   }
   for (size_t i = 0; rc == RSP_OK && i < n; i++) rc = profile_insert(s, eid, &v[i], now);
   if (rc == RSP_OK)
-    rc = audit(s, now, eid, 0, "profiles",
-               json_pack("{s:I, s:s?}", "count", (json_int_t)n, "enabled", enabled), NO_DER);
+    rc = audit(s, now, eid, 0, "profiles", rsp__eim_detail_profiles(n, enabled), NO_DER);
   return end(s, rc);
 }
 
@@ -974,25 +905,10 @@ static rsp_err_t sq_op_enqueue(struct rsp_eim_store *base, const struct rsp_eim_
   rc = device_exists(s, r->eid);
   if (rc == RSP_OK) rc = op_insert(s, r, now, id, &seq);
   if (rc == RSP_OK)
-    rc = audit(s, now, r->eid, *id, "enqueued",
-               json_pack("{s:s, s:I, s:I, s:I}", "kind", rsp_eim_op_kind_name(r->kind), "seq",
-                         (json_int_t)seq, "not_before", (json_int_t)r->not_before, "expires_at",
-                         (json_int_t)r->expires_at),
-               NO_DER);
+    rc = audit(s, now, r->eid, *id, "enqueued", rsp__eim_detail_enqueued(r, seq), NO_DER);
   rc = end(s, rc);
   if (rc != RSP_OK) *id = 0;
   return rc;
-}
-
-/* The state `event` moves `op` to; RSP_E_STATE (logged) when the state machine refuses it. A
- * refusal is usually a race another handler won, so it is logged at info level. */
-static rsp_err_t allowed(const struct rsp_eim_operation *op, enum rsp_eim_op_event event,
-                         enum rsp_eim_op_state *to) {
-  *to = rsp_eim_op_next_state(op->state, event);
-  if (*to) return RSP_OK;
-  rsp_log(RSP_LOG_INFO, RSP__EIM_COMP, "store: operation %lld (%s): %s refused", (long long)op->id,
-          rsp_eim_op_state_name(op->state), rsp_eim_op_event_name(event));
-  return RSP_E_STATE;
 }
 
 /* Applies a closing event (expire, cancel, abandon) to `op`, read in this transaction. */
@@ -1000,7 +916,7 @@ static rsp_err_t op_move(struct sq_store *s, const struct rsp_eim_operation *op,
                          enum rsp_eim_op_event event, const char *error, int64_t now) {
   enum rsp_eim_op_state to;
   sqlite3_stmt *st;
-  rsp_err_t rc = allowed(op, event, &to);
+  rsp_err_t rc = rsp__eim_allowed(op, event, &to);
   if (rc != RSP_OK) return rc;
   if (!(st = stmt(s, Q_OP_CLOSE))) return RSP_E_IO;
   sqlite3_bind_int64(st, 1, op->id);
@@ -1012,8 +928,7 @@ static rsp_err_t op_move(struct sq_store *s, const struct rsp_eim_operation *op,
   if (rc == RSP_OK && sqlite3_changes(s->db) != 1) rc = RSP_E_STATE;
   if (rc == RSP_OK)
     rc = audit(s, now, op->eid, op->id, rsp_eim_op_state_name(to),
-               json_pack("{s:s, s:s?}", "event", rsp_eim_op_event_name(event), "error", error),
-               NO_DER);
+               rsp__eim_detail_moved(event, error), NO_DER);
   return rc;
 }
 
@@ -1030,10 +945,6 @@ static rsp_err_t sq_op_close(struct rsp_eim_store *base, int64_t id, enum rsp_ei
   return end(s, rc);
 }
 
-static bool op_expired(const struct rsp_eim_operation *op, int64_t now) {
-  return op->state == RSP_EIM_OP_QUEUED && op->expires_at > 0 && op->expires_at <= now;
-}
-
 static rsp_err_t read_head(struct sq_store *s, const char *eid, struct rsp_eim_operation *op) {
   sqlite3_stmt *st = stmt(s, Q_OP_HEAD);
   if (!st) return RSP_E_IO;
@@ -1046,7 +957,7 @@ static rsp_err_t head_after_expiry(struct sq_store *s, const char *eid, int64_t 
                                    struct rsp_eim_operation *op, size_t *expired) {
   for (;;) {
     rsp_err_t rc = read_head(s, eid, op);
-    if (rc != RSP_OK || !op_expired(op, now)) return rc;
+    if (rc != RSP_OK || !rsp__eim_op_expired(op, now)) return rc;
     if ((rc = op_move(s, op, RSP_EIM_EV_EXPIRE, NULL, now)) != RSP_OK) return rc;
     (*expired)++;
   }
@@ -1059,19 +970,13 @@ static rsp_err_t sq_next_for_delivery(struct rsp_eim_store *base, const char *ei
                                       struct rsp_eim_operation *op, size_t *expired) {
   struct sq_store *s = SQ(base);
   rsp_err_t found = read_head(s, eid, op), rc;
-  if (found == RSP_OK && op_expired(op, now) && (found = begin(s)) == RSP_OK) {
+  if (found == RSP_OK && rsp__eim_op_expired(op, now) && (found = begin(s)) == RSP_OK) {
     found = head_after_expiry(s, eid, now, op, expired);
     /* Expiries found on the way are committed even when nothing is deliverable. */
     rc = end(s, found == RSP_E_NOT_FOUND ? RSP_OK : found);
     if (rc != RSP_OK) found = rc;
   }
-  if (found == RSP_OK && op->state == RSP_EIM_OP_QUEUED && op->not_before > now)
-    found = RSP_E_NOT_FOUND;
-  if (found != RSP_OK) {
-    rsp_eim_operation_free(op);
-    rsp_eim_operation_init(op);
-  }
-  return found;
+  return rsp__eim_head_due(op, now, found);
 }
 
 /* A poll reads the device and its queue head in one statement: one snapshot, no lock beyond the
@@ -1096,8 +1001,8 @@ static rsp_err_t sq_device_poll(struct rsp_eim_store *base, const char *eid, int
   sqlite3_reset(st);
   if (rc == RSP_OK) rc = touch_record(s, eid, now, rplmn);
   if (rc != RSP_OK) return rc;
-  touch_show(s, eid, &d->last_seen, &d->has_rplmn, d->rplmn);
-  if (has_head && op_expired(head, now)) {
+  rsp__eim_touches_show(&s->touches, eid, &d->last_seen, &d->has_rplmn, d->rplmn);
+  if (has_head && rsp__eim_op_expired(head, now)) {
     rc = sq_next_for_delivery(base, eid, now, head, &expired);
     return rc == RSP_E_NOT_FOUND ? RSP_OK : rc;
   }
@@ -1121,47 +1026,23 @@ static rsp_err_t earlier_open(struct sq_store *s, const struct rsp_eim_operation
   return rc == RSP_E_NOT_FOUND ? RSP_OK : rc;
 }
 
-static rsp_err_t refuse(const struct rsp_eim_operation *op, const char *why) {
-  rsp_log(RSP_LOG_INFO, RSP__EIM_COMP, "store: operation %lld not sent: %s", (long long)op->id,
-          why);
-  return RSP_E_STATE;
-}
-
-static bool signed_kind(enum rsp_eim_op_kind k) {
-  return k == RSP_EIM_OP_PSMO || k == RSP_EIM_OP_ECO;
-}
-
 /* The checks of assign_counter_and_mark_sent on the stored state; eim_id and *next are filled. */
 static rsp_err_t send_checks(struct sq_store *s, const struct rsp_eim_operation *op, int64_t now,
                              int64_t counter, struct rsp_slice txid, char *eim_id,
                              size_t eim_id_size, int64_t *next) {
-  enum rsp_eim_op_state to;
   bool blocked = false;
   sqlite3_stmt *st;
-  rsp_err_t rc;
-  /* Signed kinds take a counter; the unsigned ones none, and a txid to match their answer by. */
-  if (signed_kind(op->kind) != (counter != RSP_EIM_NO_COUNTER) ||
-      (!signed_kind(op->kind) && !txid.p)) {
-    RSP_LOG_D(RSP__EIM_COMP, "store: operation %lld (%s): counter or txid missing or extra",
-              (long long)op->id, rsp_eim_op_kind_name(op->kind));
-    return RSP_E_INVALID_ARG;
-  }
-  if ((rc = allowed(op, RSP_EIM_EV_SEND, &to)) != RSP_OK) return rc;
-  if (op->not_before > now) return refuse(op, "not due yet");
-  if (op_expired(op, now)) return refuse(op, "expired");
+  rsp_err_t rc = rsp__eim_send_precheck(op, now, counter, txid);
+  if (rc != RSP_OK) return rc;
   if ((rc = earlier_open(s, op, &blocked)) != RSP_OK) return rc;
-  if (blocked) return refuse(op, "an earlier operation of the device is open");
+  if (blocked) return rsp__eim_refuse(op, "an earlier operation of the device is open");
   if (!(st = stmt(s, Q_DEVICE_COUNTER))) return RSP_E_IO;
   sqlite3_bind_text(st, 1, op->eid, -1, SQLITE_STATIC);
   if ((rc = step_row(s, st)) != RSP_OK) return rc == RSP_E_NOT_FOUND ? RSP_E_INTERNAL : rc;
   col_text(st, 0, eim_id, eim_id_size);
   *next = sqlite3_column_int64(st, 1);
   sqlite3_reset(st);
-  if (signed_kind(op->kind) && counter != *next)
-    return refuse(op, "the counter is not the device's next counter");
-  if (signed_kind(op->kind) && counter >= RSP_EIM_COUNTER_MAX)
-    return refuse(op, "the device's counter is exhausted");
-  return RSP_OK;
+  return rsp__eim_counter_check(op, counter, *next);
 }
 
 /* The writes of assign_counter_and_mark_sent: counter, then the operation, then the audit row. */
@@ -1188,11 +1069,7 @@ static rsp_err_t send_writes(struct sq_store *s, const struct rsp_eim_operation 
   rc = step_done(s, st);
   if (rc == RSP_OK && sqlite3_changes(s->db) != 1) rc = RSP_E_STATE;
   if (rc == RSP_OK)
-    rc = audit(s, now, op->eid, op->id, "sent",
-               json_pack("{s:I, s:o, s:I, s:I}", "seq", (json_int_t)op->seq, "eim_transaction_id",
-                         hex_json(txid.p, txid.len), "counter", (json_int_t)counter, "sent_count",
-                         (json_int_t)1),
-               package);
+    rc = audit(s, now, op->eid, op->id, "sent", rsp__eim_detail_sent(op, txid, counter), package);
   return rc;
 }
 
@@ -1222,10 +1099,10 @@ static rsp_err_t sq_op_resent(struct rsp_eim_store *base, int64_t id, int64_t no
   if (rc != RSP_OK) return rc;
   rsp_eim_operation_init(&op);
   rc = op_by_id(s, id, &op);
-  if (rc == RSP_OK) rc = allowed(&op, RSP_EIM_EV_RESEND, &to);
+  if (rc == RSP_OK) rc = rsp__eim_allowed(&op, RSP_EIM_EV_RESEND, &to);
   /* A signed package goes again only once the card's pending results were read (docs/eim.md). */
-  if (rc == RSP_OK && signed_kind(op.kind) && op.checked_count < op.sent_count)
-    rc = refuse(&op, "the card's pending results were not checked since the last send");
+  if (rc == RSP_OK && rsp__eim_signed_kind(op.kind) && op.checked_count < op.sent_count)
+    rc = rsp__eim_refuse(&op, "the card's pending results were not checked since the last send");
   if (rc == RSP_OK && !(st = stmt(s, Q_OP_RESENT))) rc = RSP_E_IO;
   if (rc == RSP_OK) {
     sqlite3_bind_int64(st, 1, id);
@@ -1235,11 +1112,7 @@ static rsp_err_t sq_op_resent(struct rsp_eim_store *base, int64_t id, int64_t no
     if (rc == RSP_OK && sqlite3_changes(s->db) != 1) rc = RSP_E_STATE;
   }
   /* The bytes are those of the "sent" entry: the audit row names the count, not the bytes. */
-  if (rc == RSP_OK)
-    rc = audit(s, now, op.eid, id, "resent",
-               json_pack("{s:I, s:I}", "counter", (json_int_t)op.counter, "sent_count",
-                         (json_int_t)op.sent_count + 1),
-               NO_DER);
+  if (rc == RSP_OK) rc = audit(s, now, op.eid, id, "resent", rsp__eim_detail_resent(&op), NO_DER);
   rsp_eim_operation_free(&op);
   return end(s, rc);
 }
@@ -1254,9 +1127,9 @@ static rsp_err_t sq_op_results_checked(struct rsp_eim_store *base, int64_t id, i
   if (rc != RSP_OK) return rc;
   rsp_eim_operation_init(&op);
   rc = op_by_id(s, id, &op);
-  if (rc == RSP_OK) rc = allowed(&op, RSP_EIM_EV_RESULTS_CHECKED, &to);
+  if (rc == RSP_OK) rc = rsp__eim_allowed(&op, RSP_EIM_EV_RESULTS_CHECKED, &to);
   if (rc == RSP_OK && op.sent_count != sent_count)
-    rc = refuse(&op, "results checked for a send that is not the last one");
+    rc = rsp__eim_refuse(&op, "results checked for a send that is not the last one");
   if (rc == RSP_OK && !(st = stmt(s, Q_OP_CHECKED))) rc = RSP_E_IO;
   if (rc == RSP_OK) {
     sqlite3_bind_int64(st, 1, id);
@@ -1266,23 +1139,12 @@ static rsp_err_t sq_op_results_checked(struct rsp_eim_store *base, int64_t id, i
   }
   if (rc == RSP_OK)
     rc = audit(s, now, op.eid, id, "results_checked",
-               json_pack("{s:I}", "sent_count", (json_int_t)sent_count), NO_DER);
+               rsp__eim_detail_count("sent_count", sent_count), NO_DER);
   rsp_eim_operation_free(&op);
   return end(s, rc);
 }
 
 /* ---- results --------------------------------------------------------------------------------- */
-
-static json_t *result_detail(const struct rsp_eim_result *r, const char *why) {
-  json_t *d =
-      json_pack("{s:s?, s:o, s:I, s:I, s:s, s:s?, s:s?}", "eid", r->eid, "eim_transaction_id",
-                hex_json(r->eim_transaction_id.p, r->eim_transaction_id.len), "counter",
-                (json_int_t)r->counter, "seq_number", (json_int_t)r->seq_number, "state",
-                rsp_eim_op_state_name(r->state), "error", r->error, "why", why);
-  json_t *summary = r->summary ? json_loads(r->summary, 0, NULL) : NULL;
-  if (d && summary) json_object_set_new(d, "summary", summary);
-  return d;
-}
 
 /* The operation a result belongs to: by eimTransactionId (which is unique), else by the device's
  * counter. A match whose EID or counter contradicts the result is no match. */
@@ -1292,24 +1154,7 @@ static rsp_err_t result_match(struct sq_store *s, const struct rsp_eim_result *r
                                          : op_by_counter(s, r->eid, r->counter, op);
   *why = "no operation with this eimTransactionId or counter";
   if (rc != RSP_OK) return rc;
-  if (r->eid && strcmp(op->eid, r->eid) != 0) {
-    *why = "the eimTransactionId belongs to another device";
-    return RSP_E_NOT_FOUND;
-  }
-  if (r->counter != RSP_EIM_NO_COUNTER && op->counter != r->counter) {
-    *why = "the counter differs from the operation's";
-    return RSP_E_NOT_FOUND;
-  }
-  return RSP_OK;
-}
-
-/* The same result again: the seqNumber it had (the card numbers each result once) or, without
- * seqNumbers, the same bytes. A copy of an EPR can carry another signature over the same data
- * (notes 3.4), so bytes alone would miss it. */
-static bool same_result(const struct rsp_eim_operation *op, const struct rsp_eim_result *r) {
-  if (r->seq_number != RSP_EIM_NO_SEQ && op->result_seq != RSP_EIM_NO_SEQ)
-    return r->seq_number == op->result_seq;
-  return op->result.len == r->der.len && memcmp(op->result.data, r->der.p, r->der.len) == 0;
+  return rsp__eim_result_fits(op, r, why) ? RSP_OK : RSP_E_NOT_FOUND;
 }
 
 static rsp_err_t result_write(struct sq_store *s, const struct rsp_eim_operation *op,
@@ -1318,7 +1163,7 @@ static rsp_err_t result_write(struct sq_store *s, const struct rsp_eim_operation
       r->state == RSP_EIM_OP_DONE ? RSP_EIM_EV_RESULT_OK : RSP_EIM_EV_RESULT_ERROR;
   enum rsp_eim_op_state to;
   sqlite3_stmt *st;
-  rsp_err_t rc = allowed(op, event, &to);
+  rsp_err_t rc = rsp__eim_allowed(op, event, &to);
   if (rc != RSP_OK) return rc;
   if (!(st = stmt(s, Q_OP_RESULT))) return RSP_E_IO;
   sqlite3_bind_int64(st, 1, op->id);
@@ -1332,7 +1177,7 @@ static rsp_err_t result_write(struct sq_store *s, const struct rsp_eim_operation
   rc = step_done(s, st);
   if (rc == RSP_OK && sqlite3_changes(s->db) != 1) rc = RSP_E_STATE;
   if (rc == RSP_OK) {
-    json_t *d = result_detail(r, NULL);
+    json_t *d = rsp__eim_detail_result(r, NULL);
     if (d && rolled_back) json_object_set_new(d, "rolled_back", json_true());
     rc = audit(s, now, op->eid, op->id, "result", d, r->der);
   }
@@ -1348,12 +1193,12 @@ static rsp_err_t result_apply(struct sq_store *s, const struct rsp_eim_result *r
   rc = result_match(s, r, &op, &why);
   if (rc == RSP_E_NOT_FOUND) {
     *outcome = RSP_EIM_RECORD_UNKNOWN;
-    rc = audit(s, now, r->eid, 0, "result_unknown", result_detail(r, why), r->der);
+    rc = audit(s, now, r->eid, 0, "result_unknown", rsp__eim_detail_result(r, why), r->der);
   } else if (rc == RSP_OK && op.state == RSP_EIM_OP_SENT) {
     *outcome = RSP_EIM_RECORD_NEW;
     *op_id = op.id;
     rc = result_write(s, &op, r, rolled_back, now);
-  } else if (rc == RSP_OK && op.result.len && same_result(&op, r)) {
+  } else if (rc == RSP_OK && op.result.len && rsp__eim_same_result(&op, r)) {
     *outcome = RSP_EIM_RECORD_DUPLICATE; /* nothing to write: the first copy is committed */
     *op_id = op.id;
   } else if (rc == RSP_OK) {
@@ -1362,7 +1207,7 @@ static rsp_err_t result_apply(struct sq_store *s, const struct rsp_eim_result *r
     rsp_log(RSP_LOG_WARN, RSP__EIM_COMP, "store: operation %lld (%s) got a different result",
             (long long)op.id, rsp_eim_op_state_name(op.state));
     rc = audit(s, now, op.eid, op.id, "result_conflict",
-               result_detail(r, "the operation already has another result"), r->der);
+               rsp__eim_detail_result(r, "the operation already has another result"), r->der);
   }
   rsp_eim_operation_free(&op);
   return rc;
@@ -1411,11 +1256,7 @@ static rsp_err_t sq_record_notification(struct rsp_eim_store *base,
   rc = device_exists(s, n->eid);
   if (rc == RSP_OK) rc = notif_insert(s, n, now, &inserted);
   if (rc == RSP_OK && inserted)
-    rc = audit(s, now, n->eid, 0, "notification",
-               json_pack("{s:I, s:s, s:s?, s:s?}", "seq_number", (json_int_t)n->seq_number, "kind",
-                         rsp_eim_notification_kind_name(n->kind), "iccid", n->iccid,
-                         "forward_address", n->forward_address),
-               n->der);
+    rc = audit(s, now, n->eid, 0, "notification", rsp__eim_detail_notification(n), n->der);
   rc = end(s, rc);
   *outcome = rc != RSP_OK ? 0 : inserted ? RSP_EIM_RECORD_NEW : RSP_EIM_RECORD_DUPLICATE;
   return rc;
@@ -1466,8 +1307,8 @@ static rsp_err_t sq_notification_forwarded(struct rsp_eim_store *base, const cha
   if (rc == RSP_OK && sqlite3_changes(s->db) == 0) {
     rc = notif_exists(s, eid, seq);
   } else if (rc == RSP_OK) {
-    rc = audit(s, now, eid, 0, "notification_forwarded",
-               json_pack("{s:I}", "seq_number", (json_int_t)seq), NO_DER);
+    rc = audit(s, now, eid, 0, "notification_forwarded", rsp__eim_detail_count("seq_number", seq),
+               NO_DER);
   }
   return end(s, rc);
 }

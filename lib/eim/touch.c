@@ -126,3 +126,35 @@ void rsp__eim_touches_drop(struct rsp__eim_touches *t, size_t k) {
 bool rsp__eim_touches_due(const struct rsp__eim_touches *t, unsigned interval_ms) {
   return t->n && rsp__eim_mono_ms() - t->v[0].since_ms >= (int64_t)interval_ms;
 }
+
+void rsp__eim_touches_show(const struct rsp__eim_touches *t, const char *eid, int64_t *last_seen,
+                           bool *has_rplmn, uint8_t rplmn[RSP_EIM_RPLMN_LEN]) {
+  const struct rsp__eim_touch *e = rsp__eim_touches_find(t, eid);
+  if (e)
+    rsp__eim_touch_merge(last_seen, has_rplmn, rplmn, e->last_seen, e->has_rplmn ? e->rplmn : NULL);
+}
+
+rsp_err_t rsp__eim_touches_flush(struct rsp__eim_touches *t, unsigned interval_ms, bool due_only,
+                                 rsp__eim_touch_batch_fn write_batch, void *backend) {
+  rsp_err_t rc = RSP_OK;
+  while (rc == RSP_OK && t->n && (!due_only || rsp__eim_touches_due(t, interval_ms)))
+    rc = write_batch(backend);
+  return rc;
+}
+
+/* A busy handle drains a large backlog a batch per poll instead of stalling one poll for all of
+ * it. */
+rsp_err_t rsp__eim_touches_record(struct rsp__eim_touches *t, unsigned interval_ms, const char *eid,
+                                  int64_t now, const uint8_t *rplmn,
+                                  rsp__eim_touch_batch_fn write_batch, void *backend) {
+  rsp_err_t rc = rsp__eim_touches_add(t, eid, now, rplmn);
+  if (rc == RSP_E_BUF_CAP || rc == RSP_E_NOMEM) {
+    if ((rc = write_batch(backend)) == RSP_OK) rc = rsp__eim_touches_add(t, eid, now, rplmn);
+  }
+  if (rc != RSP_OK) return rc;
+  if (interval_ms == 0) return rsp__eim_touches_flush(t, 0, false, write_batch, backend);
+  if (rsp__eim_touches_due(t, interval_ms) && (rc = write_batch(backend)) != RSP_OK)
+    rsp_log(RSP_LOG_WARN, RSP__EIM_COMP, "store: polls of %zu devices not written yet: %s", t->n,
+            rsp_strerror(rc));
+  return RSP_OK;
+}

@@ -9,7 +9,11 @@
  * with its result through the API; direct and indirect downloads; a device offline while
  * operations queue up gets them in order; the API's refusals (no key, wrong key, unknown EID,
  * bad spec); ESipa refusals (malformed and oversized bodies, unknown EID, wrong content type);
- * rsp-eim killed (SIGKILL) and restarted: nothing lost.
+ * rsp-eim killed (SIGKILL) and restarted: nothing lost; two rsp-eim nodes on one store, the
+ * operation ordered on one and delivered by the other.
+ *
+ * With RSP_TEST_EIM_PG=1 (ctest test_eim_pg) the store is a PostgreSQL database on a private
+ * server (tests/support/pg_server.c) instead of a SQLite file; skipped without PostgreSQL.
  *
  *   test_eim RSP_PKI RSP_EUICC RSP_SMDP RSP_IPAD RSP_EIM [case ...] */
 #include <jansson.h>
@@ -33,6 +37,9 @@
 #include "rsp/msg/msg.h"
 #include "rsp/net/http.h"
 #include "test.h"
+#ifdef RSP_HAVE_LIBPQ
+#include "pg_server.h"
+#endif
 
 #define N_CARDS 3
 #define API_KEY "test-key-0123456789abcdef"
@@ -43,7 +50,8 @@ static const char *pki_bin, *euicc_bin, *smdp_bin, *ipad_bin, *eim_bin;
 static char top[512], pki[600], eids[N_CARDS][RSP_EID_DIGITS + 1];
 static unsigned card_port, esipa_port, api_port, smdp_port, smdp_es2_port;
 static char smdp_address[64];
-static pid_t card_pid = -1, smdp_pid = -1, eim_pid = -1;
+static pid_t card_pid = -1, smdp_pid = -1, eim_pid = -1, eim2_pid = -1;
+static char eim_state[700]; /* the SQLite file, or the PostgreSQL URI (RSP_TEST_EIM_PG=1) */
 static struct rsp_net_client *api_client;
 static bool ready;
 
@@ -68,19 +76,35 @@ static bool log_has(const char *name, const char *needle) {
 
 /* ---- the processes --------------------------------------------------------------------------- */
 
-static void start_eim(void) {
-  char state[700], keys[700], listen[32], api[32], log[700];
-  snprintf(state, sizeof state, "%s/eim.db", top);
+/* An rsp-eim node on the shared store (eim_state), logging to top/`log_name`. */
+static pid_t start_eim_on(unsigned esipa, unsigned api_at, const char *log_name) {
+  char keys[700], listen[32], api[32], log[700];
+  if (!eim_state[0]) snprintf(eim_state, sizeof eim_state, "%s/eim.db", top);
   snprintf(keys, sizeof keys, "%s/keys", top);
-  snprintf(log, sizeof log, "%s/eim.log", top);
-  snprintf(listen, sizeof listen, "127.0.0.1:%u", esipa_port);
-  snprintf(api, sizeof api, "127.0.0.1:%u", api_port);
-  char *argv[] = {
-      (char *)eim_bin, "serve", "--pki",          pki,  "--state",     state,   "--listen", listen,
-      "--api-listen",  api,     "--api-key-file", keys, "--log-level", "debug", NULL};
-  eim_pid = rsp_test_spawn(argv, log);
-  CHECK(rsp_test_wait_port(esipa_port, 20000) && rsp_test_wait_port(api_port, 20000));
+  snprintf(log, sizeof log, "%s/%s", top, log_name);
+  snprintf(listen, sizeof listen, "127.0.0.1:%u", esipa);
+  snprintf(api, sizeof api, "127.0.0.1:%u", api_at);
+  char *argv[] = {(char *)eim_bin,
+                  "serve",
+                  "--pki",
+                  pki,
+                  "--state",
+                  eim_state,
+                  "--listen",
+                  listen,
+                  "--api-listen",
+                  api,
+                  "--api-key-file",
+                  keys,
+                  "--log-level",
+                  "debug",
+                  NULL};
+  pid_t pid = rsp_test_spawn(argv, log);
+  CHECK(rsp_test_wait_port(esipa, 20000) && rsp_test_wait_port(api_at, 20000));
+  return pid;
 }
+
+static void start_eim(void) { eim_pid = start_eim_on(esipa_port, api_port, "eim.log"); }
 
 static void start_all(void) {
   char state[700], log[700], port_arg[32], es9[32], es2[32], keys[700];
@@ -642,10 +666,63 @@ static void json_binding(void) {
   }
 }
 
+/* Two rsp-eim nodes on one store (several machines on one PostgreSQL database, or several
+ * processes on one SQLite file): operations ordered on the first node's API are delivered by the
+ * second (the IPA pointed at it with --eim-url), alternately with the first, each exactly once,
+ * the counters increasing; the results are visible on the first. */
+static void two_nodes(void) {
+  char spec[256], url[128];
+  long long ids[4];
+  if (!setup()) return;
+  unsigned esipa2 = rsp_test_free_port(), api2;
+  do api2 = rsp_test_free_port();
+  while (api2 == esipa2 || api2 == esipa_port || api2 == api_port);
+  eim2_pid = start_eim_on(esipa2, api2, "eim2.log");
+  snprintf(url, sizeof url, "--eim-url https://localhost:%u/gsma/rsp2/asn1", esipa2);
+  for (int k = 0; k < 4; k++) {
+    snprintf(spec, sizeof spec,
+             "{\"kind\":\"psmo\",\"psmos\":[{\"setDefaultDpAddress\":{\"address\":"
+             "\"node%d.example\"}}]}",
+             k);
+    ids[k] = enqueue(1, spec);
+    /* the even ones through the second node, the odd ones through the first */
+    ipad_with(1, false, k % 2 == 0 ? url : "", 0);
+  }
+  long long last_counter = -1;
+  for (int k = 0; k < 4; k++) {
+    json_t *j = operation(ids[k]);
+    CHECK_STR(jstr(j, "state"), "done");
+    CHECK(jint(j, "counter") > last_counter);
+    last_counter = jint(j, "counter");
+    json_decref(j);
+  }
+  CHECK(log_has("eim2.log", "/gsma/rsp2/asn1"));
+  int st = rsp_test_stop(eim2_pid, SIGTERM);
+  eim2_pid = -1;
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* RSP_TEST_EIM_PG=1: the store on a fresh database of a private PostgreSQL server. 0: ready (or
+ * not asked for), 77: PostgreSQL not installed, 1: it did not start. */
+static int pg_store(void) {
+  const char *pg = getenv("RSP_TEST_EIM_PG");
+  if (!pg || strcmp(pg, "1") != 0) return 0;
+#ifdef RSP_HAVE_LIBPQ
+  const char *why = "";
+  enum rsp_test_pg_status st = rsp_test_pg_start(&why);
+  if (st == RSP_TEST_PG_READY && rsp_test_pg_createdb(eim_state, sizeof eim_state)) return 0;
+  printf("%s: %s\n", st == RSP_TEST_PG_ABSENT ? "SKIPPED" : "FAILED", why);
+  return st == RSP_TEST_PG_ABSENT ? 77 : 1;
+#else
+  printf("SKIPPED: this build has no libpq (libpq-dev): rsp-eim has no PostgreSQL store\n");
+  return 77;
+#endif
+}
+
 int main(int argc, char **argv) {
-  static const struct rsp_test_case cases[] = {T(every_operation),  T(indirect_download),
-                                               T(offline_in_order), T(refusals),
-                                               T(kill_restart),     T(json_binding)};
+  static const struct rsp_test_case cases[] = {
+      T(every_operation), T(indirect_download), T(offline_in_order), T(refusals),
+      T(kill_restart),    T(json_binding),      T(two_nodes)};
   if (argc < 6) return 2;
   pki_bin = argv[1];
   euicc_bin = argv[2];
@@ -654,6 +731,8 @@ int main(int argc, char **argv) {
   eim_bin = argv[5];
   rsp_log_set_level(RSP_LOG_WARN);
   signal(SIGPIPE, SIG_IGN);
+  int pg = pg_store();
+  if (pg != 0) return pg;
   int rc = rsp_test_main(argc - 5, argv + 5, cases, sizeof cases / sizeof cases[0]);
   if (rc != 0 && top[0]) show_log("eim.log");
   rsp_net_client_destroy(api_client);
@@ -664,6 +743,7 @@ int main(int argc, char **argv) {
       rc = 1;
     }
   }
+  if (eim2_pid > 0) rsp_test_stop(eim2_pid, SIGTERM);
   if (smdp_pid > 0) rsp_test_stop(smdp_pid, SIGTERM);
   if (card_pid > 0) rsp_test_stop(card_pid, SIGTERM);
   return rc;

@@ -4,9 +4,17 @@
  * argument checks, and crash safety: a child process works on the store in a loop and is killed
  * with SIGKILL at random moments, 50 times; after each kill the file is reopened and its
  * invariants checked (no counter reused, every operation in one consistent state, no result
- * recorded twice, everything the child saw committed is there). */
+ * recorded twice, everything the child saw committed is there). Two handles (two nodes) deliver
+ * the same devices' queues from two threads at once (two_nodes).
+ *
+ * The same cases run on the PostgreSQL store (ctest test_eim_store_pg: RSP_EIM_STORE_PG=1, a
+ * private server from tests/support/pg_server.c, a fresh database where SQLite gets a fresh file
+ * or ":memory:"), all but `migrations` (the SQLite file's versions and PRAGMAs); the parts that
+ * read the SQLite file itself (integrity_check, query plans, the version 1 file) are skipped
+ * there, and pg_* are PostgreSQL's own cases. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,9 +27,15 @@
 
 #include "rsp/core/alloc.h"
 #include "rsp/core/hex.h"
+#include "rsp/core/log.h"
 #include "rsp/eim/store.h"
 #include "rsp/msg/asn1.h"
 #include "test.h"
+#ifdef RSP_HAVE_LIBPQ
+#include <libpq-fe.h>
+
+#include "pg_server.h"
+#endif
 
 #define EIM_ID "eim.example"
 #define T0 1700000000 /* the tests' clock */
@@ -34,9 +48,23 @@ static const uint8_t ICCID_BCD[10] = {0x98, 0x44, 0x00, 0x00, 0x00, 0x00, 0x00, 
 static char dirs[32][512];
 static size_t n_dirs;
 
-/* A fresh store file path in its own temporary directory. */
+/* RSP_EIM_STORE_PG=1: every case on a fresh PostgreSQL database instead of a SQLite file. */
+static bool use_pg;
+
+/* A fresh PostgreSQL database's URI (only when use_pg). */
+static const char *pg_db(void) {
+  static char uri[256];
+#ifdef RSP_HAVE_LIBPQ
+  if (rsp_test_pg_createdb(uri, sizeof uri)) return uri;
+#endif
+  rsp_test_fail(__FILE__, __LINE__, "cannot create a PostgreSQL database");
+  abort();
+}
+
+/* A fresh store file path in its own temporary directory (PostgreSQL: a fresh database). */
 static const char *db_path(const char *tag) {
   static char path[600];
+  if (use_pg) return pg_db();
   const char *d = rsp_test_tmpdir(tag);
   if (n_dirs < sizeof dirs / sizeof dirs[0]) snprintf(dirs[n_dirs++], sizeof dirs[0], "%s", d);
   snprintf(path, sizeof path, "%s/eim.db", d);
@@ -60,9 +88,11 @@ static void eid_of(unsigned i, char out[RSP_EID_DIGITS + 1]) {
   snprintf(out, RSP_EID_DIGITS + 1, "890490320000000000000000%08u", i % 100000000u);
 }
 
+/* ":memory:" is a private store: on PostgreSQL a fresh database. */
 static struct rsp_eim_store *open_store(const char *path) {
   struct rsp_eim_store *s = NULL;
-  rsp_err_t rc = rsp_eim_store_sqlite_open(path, &s);
+  if (use_pg && strcmp(path, ":memory:") == 0) path = pg_db();
+  rsp_err_t rc = rsp_eim_store_open(path, &s);
   if (rc != RSP_OK) {
     rsp_test_fail(__FILE__, __LINE__, "open %s: %s", path, rsp_err_name(rc));
     abort();
@@ -189,6 +219,9 @@ static size_t audit_count(struct rsp_eim_store *s, const char *event) {
 
 /* One integer from a SQL query on the file, through a separate connection. */
 static int64_t sql_int(const char *path, const char *q) {
+#ifdef RSP_HAVE_LIBPQ
+  if (rsp_eim_store_is_pg(path)) return rsp_test_pg_int(path, q);
+#endif
   sqlite3 *db = NULL;
   sqlite3_stmt *st = NULL;
   int64_t v = -1;
@@ -979,7 +1012,14 @@ static void duplicate_result(void) {
   CHECK_EQ(audit_count(s, "result_unknown"), 1);
   /* The audit trail is append-only in the file itself. */
   CHECK(sql_int(path, "SELECT count(*) FROM audit") > 0);
-  {
+  if (use_pg) {
+#ifdef RSP_HAVE_LIBPQ
+    fprintf(stderr, "expected: two refusals of the append-only audit table\n");
+    CHECK(!rsp_test_pg_exec(path, "UPDATE audit SET event = 'x'"));
+    CHECK(!rsp_test_pg_exec(path, "DELETE FROM audit"));
+    CHECK(!rsp_test_pg_exec(path, "TRUNCATE audit"));
+#endif
+  } else {
     sqlite3 *db = NULL;
     CHECK(sqlite3_open(path, &db) == SQLITE_OK);
     CHECK(sqlite3_exec(db, "UPDATE audit SET event = 'x'", NULL, NULL, NULL) != SQLITE_OK);
@@ -1356,16 +1396,18 @@ static void last_seen_never_backwards(void) {
   CHECK_EQ(rsp_eim_store_touches_held(a), 0);
   seen_in_file(path, eid, &seen, rp);
   CHECK_EQ(seen, T0 + 400);
-  /* One that rolls back (refused) keeps them for the next write. */
+  /* One that rolls back (refused) keeps them for the next write (SQLite: they ride in its
+   * transaction). PostgreSQL writes them in a statement of their own just before (docs/adr/0010),
+   * so they are written whatever the state change does. */
   CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 500, y));
   CHECK_OK(rsp_eim_store_op_cancel(a, id, T0 + 500));
   CHECK_EQ(rsp_eim_store_touches_held(a), 0);
   CHECK_OK(rsp_eim_store_device_touch(a, eid, T0 + 600, x));
   CHECK_ERR(rsp_eim_store_op_cancel(a, id, T0 + 600), RSP_E_STATE); /* rolled back */
-  CHECK_EQ(rsp_eim_store_touches_held(a), 1);
+  CHECK_EQ(rsp_eim_store_touches_held(a), use_pg ? 0 : 1);
   seen_in_file(path, eid, &seen, rp);
-  CHECK_EQ(seen, T0 + 500);
-  CHECK_MEM(rp, y, 3);
+  CHECK_EQ(seen, use_pg ? T0 + 600 : T0 + 500);
+  CHECK_MEM(rp, use_pg ? x : y, 3);
   CHECK_OK(rsp_eim_store_flush(a));
   seen_in_file(path, eid, &seen, rp);
   CHECK_EQ(seen, T0 + 600);
@@ -1379,6 +1421,18 @@ static void last_seen_never_backwards(void) {
 /* Devices eid_of(first..last) straight into the file, in one transaction (registering them one
  * commit each through the store would take minutes). */
 static void bulk_devices(const char *path, unsigned first, unsigned last) {
+#ifdef RSP_HAVE_LIBPQ
+  if (use_pg) {
+    char q[400];
+    snprintf(q, sizeof q,
+             "INSERT INTO devices (eid, eim_id, next_counter, created) SELECT"
+             " '890490320000000000000000' || lpad(i::text, 8, '0'), '" EIM_ID "', 1, %d"
+             " FROM generate_series(%u, %u) AS i",
+             T0, first, last);
+    CHECK(rsp_test_pg_exec(path, q));
+    return;
+  }
+#endif
   sqlite3 *db = NULL;
   sqlite3_stmt *st = NULL;
   char eid[RSP_EID_DIGITS + 1];
@@ -1556,7 +1610,7 @@ static void crash_child(const char *path, int fd, unsigned seed) {
   int64_t now = T0;
   for (;;) {
     struct rsp_eim_store *s = NULL;
-    if (rsp_eim_store_sqlite_open(path, &s) != RSP_OK) _exit(3);
+    if (rsp_eim_store_open(path, &s) != RSP_OK) _exit(3);
     for (int i = 0; i < 20; i++) crash_step(s, fd, &seed, now++);
     rsp_eim_store_close(s);
   }
@@ -1567,7 +1621,7 @@ static void check_invariants(const char *path) {
   static const char *const zero[] = {
       /* no counter reused, none at or past the device's next one, increasing in queue order */
       "SELECT count(*) FROM (SELECT 1 FROM operations WHERE counter IS NOT NULL"
-      " GROUP BY eid, counter HAVING count(*) > 1)",
+      " GROUP BY eid, counter HAVING count(*) > 1) AS x",
       "SELECT count(*) FROM operations o JOIN devices d USING (eid) WHERE o.counter >="
       " d.next_counter",
       "SELECT count(*) FROM operations a JOIN operations b ON a.eid = b.eid AND a.seq < b.seq"
@@ -1588,21 +1642,25 @@ static void check_invariants(const char *path) {
       "SELECT count(*) FROM operations o WHERE (SELECT count(*) FROM audit a WHERE"
       " a.operation_id = o.id AND a.event = 'enqueued') <> 1",
       "SELECT count(*) FROM operations o WHERE (SELECT count(*) FROM audit a WHERE"
-      " a.operation_id = o.id AND a.event = 'sent') <> (o.sent_count > 0)",
+      " a.operation_id = o.id AND a.event = 'sent')"
+      " <> CASE WHEN o.sent_count > 0 THEN 1 ELSE 0 END",
       "SELECT count(*) FROM operations o WHERE (SELECT count(*) FROM audit a WHERE"
-      " a.operation_id = o.id AND a.event = 'result') <> (o.result IS NOT NULL)",
+      " a.operation_id = o.id AND a.event = 'result')"
+      " <> CASE WHEN o.result IS NOT NULL THEN 1 ELSE 0 END",
       "SELECT count(*) FROM operations o JOIN audit a ON a.operation_id = o.id AND"
-      " a.event = 'sent' WHERE a.der IS NOT o.package",
+      " a.event = 'sent' WHERE a.der IS DISTINCT FROM o.package",
       "SELECT count(*) FROM audit WHERE event IN ('result_conflict', 'result_unknown')",
   };
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-  CHECK(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK);
-  CHECK(sqlite3_step(st) == SQLITE_ROW);
-  CHECK_STR((const char *)sqlite3_column_text(st, 0), "ok");
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  if (!rsp_eim_store_is_pg(path)) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    CHECK(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
   for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++) {
     int64_t v = sql_int(path, zero[i]);
     if (v != 0) rsp_test_fail(__FILE__, __LINE__, "%lld rows: %s", (long long)v, zero[i]);
@@ -1723,7 +1781,7 @@ static void seen_child(const char *path, int fd, unsigned seed, int64_t t) {
   char eid[RSP_EID_DIGITS + 1];
   uint8_t rp[3];
   int64_t first = -1, id = 0;
-  if (rsp_eim_store_sqlite_open(path, &s) != RSP_OK) _exit(3);
+  if (rsp_eim_store_open(path, &s) != RSP_OK) _exit(3);
   if (rsp_eim_store_set_touch_interval(s, SEEN_CHILD_MS) != RSP_OK) _exit(3);
   for (;; t++) {
     unsigned dev = 1 + rnd(&seed) % SEEN_DEVICES;
@@ -1880,7 +1938,7 @@ static int enqueue_many(const char *path, int k) {
   struct rsp_eim_store *s = NULL;
   char eid[RSP_EID_DIGITS + 1];
   int64_t id = 0;
-  if (rsp_eim_store_sqlite_open(path, &s) != RSP_OK) return 2;
+  if (rsp_eim_store_open(path, &s) != RSP_OK) return 2;
   for (int i = 0; i < ENQ_PER_PROC; i++) {
     eid_of(1 + (unsigned)(i + k) % 3, eid);
     if (enq(s, eid, RSP_EIM_OP_PSMO, 0, 0, T0 + i, &id) != RSP_OK) return 3;
@@ -1898,7 +1956,7 @@ static int deliver_all(const char *path, int k) {
   int64_t counter = 0;
   enum rsp_eim_record outcome;
   int idle = 0;
-  if (rsp_eim_store_sqlite_open(path, &s) != RSP_OK) return 2;
+  if (rsp_eim_store_open(path, &s) != RSP_OK) return 2;
   rsp_eim_operation_init(&op);
   for (unsigned i = (unsigned)k; idle < 30; i++) {
     eid_of(1 + i % 3, eid);
@@ -1940,7 +1998,7 @@ static void two_processes(void) {
   /* Per device the queue positions are 1..n without a gap or a duplicate. */
   CHECK_EQ(sql_int(path, "SELECT count(*) FROM (SELECT eid FROM operations GROUP BY eid"
                          " HAVING count(*) <> max(seq) OR min(seq) <> 1"
-                         " OR count(DISTINCT seq) <> count(*))"),
+                         " OR count(DISTINCT seq) <> count(*)) AS x"),
            0);
   CHECK_EQ(sql_int(path, "SELECT count(*) FROM audit WHERE event = 'enqueued'"), 2 * ENQ_PER_PROC);
   in_processes(path, 2, deliver_all);
@@ -1949,7 +2007,7 @@ static void two_processes(void) {
   CHECK_EQ(sql_int(path, "SELECT count(*) FROM audit WHERE event = 'result'"), 2 * ENQ_PER_PROC);
   CHECK_EQ(sql_int(path, "SELECT count(*) FROM (SELECT eid FROM operations GROUP BY eid"
                          " HAVING count(DISTINCT counter) <> count(*) OR min(counter) <> 1"
-                         " OR max(counter) <> count(*))"),
+                         " OR max(counter) <> count(*)) AS x"),
            0);
   check_invariants(path);
   cleanup();
@@ -2094,6 +2152,10 @@ static void stats_and_rollback(void) {
   s = open_store(path);
   check_counts(s, 1);
   rsp_eim_store_close(s);
+  if (use_pg) { /* the query plans and the version 1 file below are SQLite's */
+    check_invariants(path);
+    return;
+  }
   CHECK_EQ(sql_int(path, "SELECT count(*) FROM operations WHERE rolled_back = 1"), 1);
   sql_text(path,
            "EXPLAIN QUERY PLAN SELECT kind, state, count(*) FROM operations GROUP BY state, kind",
@@ -2127,8 +2189,290 @@ static void stats_and_rollback(void) {
   cleanup();
 }
 
-RSP_TESTS(T(migrations), T(bad_arguments), T(unknown_eid), T(queue_order), T(redelivery), T(timing),
-          T(counter_across_reopen), T(counter_exhausted), T(txid_unique), T(duplicate_result),
-          T(notifications), T(devices), T(device_poll), T(last_seen_batched),
-          T(last_seen_never_backwards), T(last_seen_batches), T(stats_and_rollback),
-          T(crash_safety), T(last_seen_crash), T(two_processes))
+/* ---- two nodes ------------------------------------------------------------------------------- */
+
+#define NODE_DEVICES 4
+#define NODE_OPS 40 /* per device */
+
+/* One node: its own handle on the shared store, delivering every device's queue. */
+struct node {
+  const char *path;
+  unsigned k;
+  int64_t sent[NODE_DEVICES * NODE_OPS]; /* the operations this node marked sent */
+  size_t n_sent;
+  int failed; /* 0, or where it went wrong */
+};
+
+/* One delivery step on device `eid`; 1 when there was nothing to deliver. */
+static int node_step(struct node *n, struct rsp_eim_store *s, const char *eid,
+                     struct rsp_eim_operation *op) {
+  enum rsp_eim_record outcome;
+  int64_t counter = 0;
+  rsp_err_t rc = rsp_eim_store_next_for_delivery(s, eid, T0 + 1000, op, NULL);
+  if (rc == RSP_E_NOT_FOUND) return 1;
+  if (rc != RSP_OK) return n->failed = 3, 0;
+  enum rsp_eim_delivery d = rsp_eim_store_delivery_decision(op, T0 + 1000);
+  if (d == RSP_EIM_DELIVERY_SEND_NEW) {
+    rc = send_head(s, op, NULL, 0, T0 + 1000, &counter);
+    if (rc == RSP_OK && n->n_sent < NODE_DEVICES * NODE_OPS) n->sent[n->n_sent++] = op->id;
+    if (rc != RSP_OK && rc != RSP_E_STATE) n->failed = 4; /* RSP_E_STATE: the other node won */
+  } else if (d == RSP_EIM_DELIVERY_ASK_RESULTS) {
+    if (result_by_counter(s, eid, op->counter, op->counter, 0, &outcome) != RSP_OK)
+      n->failed = 5;
+    else if (outcome != RSP_EIM_RECORD_NEW && outcome != RSP_EIM_RECORD_DUPLICATE)
+      n->failed = 6;
+  }
+  return 0;
+}
+
+static void *node_run(void *arg) {
+  struct node *n = arg;
+  struct rsp_eim_store *s = NULL;
+  struct rsp_eim_operation op;
+  char eid[RSP_EID_DIGITS + 1];
+  int idle = 0;
+  if (rsp_eim_store_open(n->path, &s) != RSP_OK) {
+    n->failed = 2;
+    return NULL;
+  }
+  rsp_eim_operation_init(&op);
+  for (unsigned i = n->k; idle < 4 * NODE_DEVICES && !n->failed; i++) {
+    eid_of(1 + i % NODE_DEVICES, eid);
+    idle = node_step(n, s, eid, &op) ? idle + 1 : 0;
+  }
+  rsp_eim_operation_free(&op);
+  rsp_eim_store_close(s);
+  return NULL;
+}
+
+static int cmp_id(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Every operation was marked sent by exactly one of the two nodes. */
+static void sent_once(const struct node *a, const struct node *b) {
+  int64_t all[2 * NODE_DEVICES * NODE_OPS];
+  size_t n = 0;
+  for (size_t i = 0; i < a->n_sent; i++) all[n++] = a->sent[i];
+  for (size_t i = 0; i < b->n_sent; i++) all[n++] = b->sent[i];
+  CHECK_EQ(n, NODE_DEVICES * NODE_OPS);
+  qsort(all, n, sizeof all[0], cmp_id);
+  for (size_t i = 1; i < n; i++)
+    if (all[i] == all[i - 1])
+      rsp_test_fail(__FILE__, __LINE__, "op %lld sent twice", (long long)all[i]);
+}
+
+/* Two handles (two rsp-eim nodes on one database) deliver the same devices' queues from two
+ * threads at once: every operation gets exactly one counter and one package, the counters of a
+ * device strictly increase in queue order without a gap, and the loser of each race sees
+ * RSP_E_STATE. */
+static void two_nodes(void) {
+  const char *tmp = db_path("eim-nodes");
+  char path[600], eid[RSP_EID_DIGITS + 1];
+  struct node nodes[2];
+  pthread_t th[2];
+  int64_t id = 0;
+  snprintf(path, sizeof path, "%s", tmp);
+  struct rsp_eim_store *s = open_store(path);
+  for (unsigned d = 1; d <= NODE_DEVICES; d++) {
+    eid_of(d, eid);
+    CHECK_OK(reg(s, eid, 1));
+    for (int i = 0; i < NODE_OPS; i++) CHECK_OK(enq(s, eid, RSP_EIM_OP_PSMO, 0, 0, T0, &id));
+  }
+  rsp_eim_store_close(s);
+  for (unsigned k = 0; k < 2; k++) {
+    memset(&nodes[k], 0, sizeof nodes[k]);
+    nodes[k].path = path;
+    nodes[k].k = k;
+    CHECK(pthread_create(&th[k], NULL, node_run, &nodes[k]) == 0);
+  }
+  for (unsigned k = 0; k < 2; k++) {
+    pthread_join(th[k], NULL);
+    CHECK_EQ(nodes[k].failed, 0);
+  }
+  sent_once(&nodes[0], &nodes[1]);
+  CHECK_EQ(sql_int(path, "SELECT count(*) FROM operations WHERE state = 'done'"),
+           NODE_DEVICES * NODE_OPS);
+  CHECK_EQ(sql_int(path, "SELECT count(*) FROM (SELECT eid FROM operations GROUP BY eid"
+                         " HAVING count(DISTINCT counter) <> count(*) OR min(counter) <> 1"
+                         " OR max(counter) <> count(*)) AS x"),
+           0);
+  CHECK_EQ(sql_int(path, "SELECT min(next_counter) FROM devices"), 1 + NODE_OPS);
+  CHECK_EQ(sql_int(path, "SELECT max(next_counter) FROM devices"), 1 + NODE_OPS);
+  check_invariants(path);
+  cleanup();
+}
+
+/* ---- PostgreSQL only ------------------------------------------------------------------------- */
+
+/* Log lines seen while a case captures them (pg_retry, pg_schema). */
+static struct {
+  int retries;
+  bool password;
+} logged;
+
+static void log_capture(void *ctx, enum rsp_log_level level, const char *comp, const char *msg) {
+  (void)ctx, (void)comp;
+  if (strstr(msg, "serialization failure or deadlock")) logged.retries++;
+  if (strstr(msg, "secret")) logged.password = true;
+  fprintf(stderr, "%s: %s\n", rsp_log_level_name(level), msg);
+}
+
+/* The backend's choice by name, the schema version kept in the database, a newer schema refused,
+ * an unreachable server an error (RSP_E_IO, logged without the password). */
+static void pg_schema(void) {
+  struct rsp_eim_store *s = NULL;
+  char path[256];
+  CHECK(rsp_eim_store_is_pg("postgresql://u@h/db") && rsp_eim_store_is_pg("postgres://h/db"));
+  CHECK(rsp_eim_store_is_pg("pg:host=h dbname=d") && !rsp_eim_store_is_pg("/var/lib/eim.db"));
+  CHECK(!rsp_eim_store_is_pg("pg") && !rsp_eim_store_is_pg(NULL));
+  if (!use_pg) return;
+  snprintf(path, sizeof path, "%s", pg_db());
+  s = open_store(path);
+  rsp_eim_store_close(s);
+  CHECK_EQ(sql_int(path, "SELECT version FROM schema_version"), rsp_eim_store_pg_schema_version());
+  /* twice: the second open finds nothing to migrate */
+  s = open_store(path);
+  rsp_eim_store_close(s);
+  CHECK_EQ(sql_int(path, "SELECT count(*) FROM schema_version"), 1);
+  /* "pg:" + a conninfo string names the same database */
+  {
+    char conninfo[300];
+    const char *port = strrchr(path, ':') + 1;
+    snprintf(conninfo, sizeof conninfo, "pg:host=127.0.0.1 port=%.*s user=postgres dbname=%s",
+             (int)strcspn(port, "/"), port, strrchr(path, '/') + 1);
+    CHECK_OK(rsp_eim_store_open(conninfo, &s));
+    rsp_eim_store_close(s);
+  }
+#ifdef RSP_HAVE_LIBPQ
+  CHECK(rsp_test_pg_exec(path, "UPDATE schema_version SET version = 99"));
+#endif
+  fprintf(stderr, "expected: a refused schema version 99 and a failed connection\n");
+  CHECK_ERR(rsp_eim_store_open(path, &s), RSP_E_UNSUPPORTED);
+  CHECK(s == NULL);
+  /* the password never reaches the log */
+  memset(&logged, 0, sizeof logged);
+  rsp_log_set_callback(log_capture, NULL);
+  CHECK_ERR(rsp_eim_store_open("postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2", &s),
+            RSP_E_IO);
+  CHECK_ERR(rsp_eim_store_open("pg:host=127.0.0.1 port=1 user=nobody password=secret", &s),
+            RSP_E_IO);
+  rsp_log_set_callback(NULL, NULL);
+  CHECK(!logged.password);
+}
+
+/* The server closed the connection (a restart, a failover, an idle timeout): the call that meets
+ * it fails (RSP_E_IO) or not, the next ones reconnect and work, and nothing committed is lost. */
+static void pg_reconnect(void) {
+  struct rsp_eim_store *s;
+  struct rsp_eim_device d;
+  char eid[RSP_EID_DIGITS + 1];
+  int64_t id = 0;
+  if (!use_pg) return;
+  const char *path = pg_db();
+  s = open_store(path);
+  eid_of(71, eid);
+  CHECK_OK(reg(s, eid, 1));
+#ifdef RSP_HAVE_LIBPQ
+  fprintf(stderr, "expected: the connection is terminated and opened again\n");
+  CHECK(rsp_test_pg_exec(path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                               " datname = current_database() AND pid <> pg_backend_pid()"));
+#endif
+  rsp_eim_device_init(&d);
+  rsp_err_t rc = rsp_eim_store_device_get(s, eid, &d);
+  CHECK(rc == RSP_OK || rc == RSP_E_IO);
+  CHECK_OK(rsp_eim_store_device_get(s, eid, &d));
+  CHECK_OK(enq(s, eid, RSP_EIM_OP_PSMO, 0, 0, T0, &id));
+  CHECK_EQ(d.next_counter, 1);
+  rsp_eim_device_free(&d);
+  rsp_eim_store_close(s);
+}
+
+#ifdef RSP_HAVE_LIBPQ
+static rsp_err_t flush_rc;
+
+static void *flush_run(void *arg) {
+  flush_rc = rsp_eim_store_flush(arg);
+  return NULL;
+}
+
+/* Waits until a session of the database waits for a lock (up to 10 s). */
+static bool lock_wait_seen(const char *path) {
+  for (int i = 0; i < 1000; i++) {
+    if (rsp_test_pg_int(path, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                              " current_database() AND wait_event_type = 'Lock'") > 0)
+      return true;
+    sleep_ms(10);
+  }
+  return false;
+}
+
+/* A conflict makes the backend run its statement again, logged: with the database's sessions
+ * SERIALIZABLE by default, a batch of polls that waited for another session's update of the same
+ * row fails with 40001 once that session commits, and is written on the second try. */
+static void pg_retry(void) {
+  struct rsp_eim_store *s;
+  char eid[RSP_EID_DIGITS + 1], sql[200];
+  pthread_t th;
+  if (!use_pg) return;
+  const char *path = pg_db();
+  CHECK(rsp_test_pg_exec(path, "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET"
+                               " default_transaction_isolation = serializable',"
+                               " current_database()); END$$"));
+  s = open_store(path);
+  eid_of(72, eid);
+  CHECK_OK(reg(s, eid, 1));
+  CHECK_OK(rsp_eim_store_set_touch_interval(s, 60000));
+  CHECK_OK(rsp_eim_store_device_touch(s, eid, T0 + 10, NULL));
+  PGconn *other = PQconnectdb(path);
+  CHECK(PQstatus(other) == CONNECTION_OK);
+  snprintf(sql, sizeof sql, "BEGIN; UPDATE devices SET eim_id = eim_id WHERE eid = '%s'", eid);
+  PQclear(PQexec(other, sql));
+  memset(&logged, 0, sizeof logged);
+  rsp_log_set_callback(log_capture, NULL);
+  CHECK(pthread_create(&th, NULL, flush_run, s) == 0);
+  CHECK(lock_wait_seen(path));
+  PQclear(PQexec(other, "COMMIT"));
+  pthread_join(th, NULL);
+  rsp_log_set_callback(NULL, NULL);
+  PQfinish(other);
+  CHECK_OK(flush_rc);
+  CHECK_EQ(logged.retries, 1);
+  CHECK_EQ(rsp_eim_store_touches_held(s), 0);
+  CHECK_EQ(sql_int(path, "SELECT last_seen FROM devices"), T0 + 10);
+  rsp_eim_store_close(s);
+}
+#else
+static void pg_retry(void) {}
+#endif
+
+// clang-format off
+static const struct rsp_test_case cases[] = {
+    T(migrations), T(bad_arguments), T(unknown_eid), T(queue_order), T(redelivery), T(timing),
+    T(counter_across_reopen), T(counter_exhausted), T(txid_unique), T(duplicate_result),
+    T(notifications), T(devices), T(device_poll), T(last_seen_batched),
+    T(last_seen_never_backwards), T(last_seen_batches), T(stats_and_rollback), T(crash_safety),
+    T(last_seen_crash), T(two_processes), T(two_nodes), T(pg_schema), T(pg_reconnect), T(pg_retry)};
+// clang-format on
+
+/* RSP_EIM_STORE_PG=1 runs the cases named on the command line on PostgreSQL (ctest
+ * test_eim_store_pg); skipped, saying why, when PostgreSQL is not installed. */
+int main(int argc, char **argv) {
+  const char *pg = getenv("RSP_EIM_STORE_PG");
+  use_pg = pg && strcmp(pg, "1") == 0;
+  if (use_pg) {
+#ifdef RSP_HAVE_LIBPQ
+    const char *why = "";
+    enum rsp_test_pg_status st = rsp_test_pg_start(&why);
+    if (st != RSP_TEST_PG_READY) {
+      printf("%s: %s\n", st == RSP_TEST_PG_ABSENT ? "SKIPPED" : "FAILED", why);
+      return st == RSP_TEST_PG_ABSENT ? 77 : 1;
+    }
+#else
+    printf("SKIPPED: this build has no libpq (libpq-dev): the PostgreSQL store is not built\n");
+    return 77;
+#endif
+  }
+  return rsp_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}

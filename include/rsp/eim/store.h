@@ -6,9 +6,10 @@
  *
  * The store is an interface (struct rsp_eim_store_ops, a const table of functions) so that other
  * databases can follow; the SQLite implementation is rsp_eim_store_sqlite_open (WAL,
- * synchronous=FULL, foreign keys on, a busy timeout, versioned migrations). The public functions
- * below check their arguments (NULL, lengths, EID digits, JSON text, DER framing) and return
- * RSP_E_INVALID_ARG before a backend sees anything, so every backend gets clean input.
+ * synchronous=FULL, foreign keys on, a busy timeout, versioned migrations), the PostgreSQL one
+ * (several nodes sharing a database) rsp_eim_store_pg_open; rsp_eim_store_open picks by name. The
+ * public functions below check their arguments (NULL, lengths, EID digits, JSON text, DER framing)
+ * and return RSP_E_INVALID_ARG before a backend sees anything, so every backend gets clean input.
  *
  * Every state change is one transaction: it commits completely (with its audit row) or not at
  * all, so the process may be killed between or inside any two calls. The one exception is a
@@ -422,6 +423,25 @@ struct rsp_eim_store {
 rsp_err_t rsp_eim_store_sqlite_open(const char *path, struct rsp_eim_store **out);
 /* The schema version this release writes. */
 int rsp_eim_store_sqlite_schema_version(void);
+/* Opens the PostgreSQL store named by a libpq connection string (a "postgresql://" URI or
+ * "host=... dbname=..."), creating its tables and applying the missing migrations (each in one
+ * transaction, nodes starting together take turns). The same semantics as the SQLite store,
+ * for several rsp-eim processes on several machines sharing one database (docs/adr/0010): one
+ * connection per handle, each state change a transaction that locks the device's row first.
+ * RSP_E_IO when the server cannot be reached (logged without the password), RSP_E_UNSUPPORTED
+ * for a schema newer than this release's or a build without libpq (RSP_HAVE_LIBPQ). */
+rsp_err_t rsp_eim_store_pg_open(const char *conninfo, struct rsp_eim_store **out);
+/* The schema version of the PostgreSQL backend (its own numbering); 0 without libpq. */
+int rsp_eim_store_pg_schema_version(void);
+/* Whether a --state value names a PostgreSQL database: "postgresql://...", "postgres://..." or
+ * "pg:" followed by a libpq connection string. */
+bool rsp_eim_store_is_pg(const char *state);
+/* Opens the store a --state value names: PostgreSQL (rsp_eim_store_is_pg; the "pg:" prefix is
+ * dropped) or else the SQLite file at that path. */
+rsp_err_t rsp_eim_store_open(const char *state, struct rsp_eim_store **out);
+/* The --state value as logs may show it: a SQLite path as it is, a PostgreSQL connection string
+ * as postgresql://user@host:port/dbname, never with its password. */
+void rsp_eim_store_describe(const char *state, char *out, size_t out_size);
 /* Writes the polls the handle holds (rsp_eim_store_flush; a failure is logged), then closes it.
  * NULL-safe. */
 void rsp_eim_store_close(struct rsp_eim_store *s);
