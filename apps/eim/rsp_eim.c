@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "rsp/cli/cli.h"
 #include "rsp/core/alloc.h"
 #include "rsp/core/log.h"
 #include "rsp/drivers/https.h"
@@ -800,94 +801,58 @@ static void app_free(struct eim_app *app) {
 
 /* ---- options --------------------------------------------------------------------------------- */
 
-static int parse_opts(int argc, char **argv, struct eim_opts *o) {
-  int c;
-  char host[EIM_HOST_MAX];
-  uint16_t port;
-  memset(o, 0, sizeof *o);
-  o->listen = "127.0.0.1:8445";
-  o->api_listen = "127.0.0.1:8446";
-  o->threads = 1;
-  o->last_seen_ms = RSP_EIM_TOUCH_INTERVAL_MS;
-  o->log_level = RSP_LOG_INFO;
-  if (argc < 2) return usage_error("a command is required (serve)");
-  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+/* One option of `serve` into `o`: strings by table, then the numbers and the log level. */
+static int apply_opt(struct eim_opts *o, int c, const char *arg) {
+  const struct {
+    int c;
+    const char **p;
+  } strs[] = {{O_PKI, &o->pki},
+              {O_STATE, &o->state},
+              {O_EIM_ID, &o->eim_id},
+              {O_LISTEN, &o->listen},
+              {O_API_LISTEN, &o->api_listen},
+              {O_API_KEY_FILE, &o->api_key_file},
+              {O_FQDN, &o->fqdn},
+              {O_TLS_CERT, &o->tls_cert},
+              {O_TLS_KEY, &o->tls_key},
+              {O_SMDP_CA, &o->smdp_ca},
+              {O_COAP_LISTEN, &o->coap_listen},
+              {O_COAP_PSK_FILE, &o->coap_psk_file},
+              {O_COAP_PATH, &o->coap_path}};
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+    if (strs[i].c == c) {
+      *strs[i].p = arg;
+      return EIM_EXIT_OK;
+    }
+  switch (c) {
+  case O_IGNORE_CERT_TIME:
+    o->ignore_cert_time = true;
+    return EIM_EXIT_OK;
+  case O_THREADS:
+    if (!rsp_cli_parse_long(arg, 1, RSP_NET_MAX_THREADS, &o->threads))
+      return usage_error("--threads wants 1 to %d, not '%s'", RSP_NET_MAX_THREADS, arg);
+    return EIM_EXIT_OK;
+  case O_LAST_SEEN_INTERVAL:
+    if (!rsp_cli_parse_long(arg, 0, 3600000, &o->last_seen_ms))
+      return usage_error("--last-seen-interval wants 0 to 3600000 ms, not '%s'", arg);
+    return EIM_EXIT_OK;
+  case O_LOG_LEVEL:
+    if ((o->log_level = rsp_log_level_parse(arg)) < 0)
+      return usage_error("unknown log level '%s'", arg);
+    return EIM_EXIT_OK;
+  case 'h':
+  case O_HELP:
     fputs(usage_text, stdout);
     return EIM_EXIT_HELP;
+  default:
+    return usage_error("unknown option or missing value: %s", arg ? arg : "?");
   }
-  if (strcmp(argv[1], "serve") != 0) return usage_error("unknown command '%s'", argv[1]);
-  opterr = 0;
-  optind = 2;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    char *end;
-    switch (c) {
-    case O_PKI:
-      o->pki = optarg;
-      break;
-    case O_STATE:
-      o->state = optarg;
-      break;
-    case O_EIM_ID:
-      o->eim_id = optarg;
-      break;
-    case O_LISTEN:
-      o->listen = optarg;
-      break;
-    case O_API_LISTEN:
-      o->api_listen = optarg;
-      break;
-    case O_API_KEY_FILE:
-      o->api_key_file = optarg;
-      break;
-    case O_FQDN:
-      o->fqdn = optarg;
-      break;
-    case O_TLS_CERT:
-      o->tls_cert = optarg;
-      break;
-    case O_TLS_KEY:
-      o->tls_key = optarg;
-      break;
-    case O_SMDP_CA:
-      o->smdp_ca = optarg;
-      break;
-    case O_IGNORE_CERT_TIME:
-      o->ignore_cert_time = true;
-      break;
-    case O_COAP_LISTEN:
-      o->coap_listen = optarg;
-      break;
-    case O_COAP_PSK_FILE:
-      o->coap_psk_file = optarg;
-      break;
-    case O_COAP_PATH:
-      o->coap_path = optarg;
-      break;
-    case O_THREADS:
-      errno = 0;
-      o->threads = strtol(optarg, &end, 10);
-      if (errno || *end || o->threads < 1 || o->threads > RSP_NET_MAX_THREADS)
-        return usage_error("--threads wants 1 to %d, not '%s'", RSP_NET_MAX_THREADS, optarg);
-      break;
-    case O_LAST_SEEN_INTERVAL:
-      errno = 0;
-      o->last_seen_ms = strtol(optarg, &end, 10);
-      if (errno || *end || optarg[0] == '\0' || o->last_seen_ms < 0 || o->last_seen_ms > 3600000)
-        return usage_error("--last-seen-interval wants 0 to 3600000 ms, not '%s'", optarg);
-      break;
-    case O_LOG_LEVEL:
-      if ((o->log_level = rsp_log_level_parse(optarg)) < 0)
-        return usage_error("unknown log level '%s'", optarg);
-      break;
-    case 'h':
-    case O_HELP:
-      fputs(usage_text, stdout);
-      return EIM_EXIT_HELP;
-    default:
-      return usage_error("unknown option or missing value: %s", argv[optind - 1]);
-    }
-  }
-  if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+/* The checks that need every option. */
+static int check_opts(const struct eim_opts *o) {
+  char host[EIM_HOST_MAX];
+  uint16_t port;
   if (!o->pki) return usage_error("--pki is required");
   if (!o->state) return usage_error("--state is required");
   if (!o->api_key_file) return usage_error("--api-key-file is required");
@@ -904,6 +869,29 @@ static int parse_opts(int argc, char **argv, struct eim_opts *o) {
     return usage_error("--coap-path is a relative Uri-Path such as gsma/rsp2/asn1, not %s",
                        o->coap_path);
   return EIM_EXIT_OK;
+}
+
+static int parse_opts(int argc, char **argv, struct eim_opts *o) {
+  int c, rc;
+  memset(o, 0, sizeof *o);
+  o->listen = "127.0.0.1:8445";
+  o->api_listen = "127.0.0.1:8446";
+  o->threads = 1;
+  o->last_seen_ms = RSP_EIM_TOUCH_INTERVAL_MS;
+  o->log_level = RSP_LOG_INFO;
+  if (argc < 2) return usage_error("a command is required (serve)");
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    fputs(usage_text, stdout);
+    return EIM_EXIT_HELP;
+  }
+  if (strcmp(argv[1], "serve") != 0) return usage_error("unknown command '%s'", argv[1]);
+  opterr = 0;
+  optind = 2;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+    if ((rc = apply_opt(o, c, c == '?' || c == ':' ? argv[optind - 1] : optarg)) != EIM_EXIT_OK)
+      return rc;
+  if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
+  return check_opts(o);
 }
 
 int main(int argc, char **argv) {

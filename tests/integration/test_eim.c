@@ -719,10 +719,47 @@ static int pg_store(void) {
 #endif
 }
 
+/* rsp-eim's command line: each mistake is exit 2 with a message naming it; --help is exit 0. */
+static void usage_errors(void) {
+  static const struct {
+    const char *args, *says;
+    int want;
+  } cases[] = {
+      {"--help", "usage: rsp-eim serve", 0},
+      {"", "a command is required", 2},
+      {"bogus", "unknown command", 2},
+      {"serve --bogus", "unknown option or missing value: --bogus", 2},
+      {"serve --pki", "unknown option or missing value: --pki", 2},
+      {"serve --threads 0", "--threads wants 1 to", 2},
+      {"serve --last-seen-interval x", "--last-seen-interval wants 0 to 3600000", 2},
+      {"serve --log-level loud", "unknown log level", 2},
+      {"serve extra", "unexpected argument", 2},
+      {"serve --state s --api-key-file k", "--pki is required", 2},
+      {"serve --pki p --api-key-file k", "--state is required", 2},
+      {"serve --pki p --state s", "--api-key-file is required", 2},
+      {"serve --pki p --state s --api-key-file k --listen nowhere", "--listen HOST:PORT", 2},
+      {"serve --pki p --state s --api-key-file k --tls-cert c", "go together", 2},
+      {"serve --pki p --state s --api-key-file k --coap-path x", "go with --coap-listen", 2},
+      {"serve --pki p --state s --api-key-file k --coap-listen 1 --coap-path /x",
+       "relative Uri-Path", 2},
+  };
+  char cmd[1024], out[700];
+  snprintf(out, sizeof out, "%s/usage.out", rsp_test_tmpdir("eim_usage"));
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>&1", eim_bin, cases[i].args, out);
+    int st = system(cmd);
+    CHECK_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, cases[i].want);
+    snprintf(cmd, sizeof cmd, "grep -qF -- '%s' '%s'", cases[i].says, out);
+    if (system(cmd) != 0)
+      rsp_test_fail(__FILE__, __LINE__, "'%s' did not say '%s'", cases[i].args, cases[i].says);
+    rsp_test_checks++;
+  }
+}
+
 int main(int argc, char **argv) {
   static const struct rsp_test_case cases[] = {
       T(every_operation), T(indirect_download), T(offline_in_order), T(refusals),
-      T(kill_restart),    T(json_binding),      T(two_nodes)};
+      T(kill_restart),    T(json_binding),      T(two_nodes),        T(usage_errors)};
   if (argc < 6) return 2;
   pki_bin = argv[1];
   euicc_bin = argv[2];
