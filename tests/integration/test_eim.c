@@ -62,16 +62,10 @@ static char *path(char *buf, size_t size, const char *rel) {
   return buf;
 }
 
-static void show_log(const char *name) {
-  char cmd[800];
-  snprintf(cmd, sizeof cmd, "tail -n 40 '%s/%s' >&2", top, name);
-  if (system(cmd) != 0) fprintf(stderr, "(no log %s)\n", name);
-}
+static void show_log(const char *name) { rsp_test_show_log(top, name); }
 
 static bool log_has(const char *name, const char *needle) {
-  char cmd[1200];
-  snprintf(cmd, sizeof cmd, "grep -q -- '%s' '%s/%s'", needle, top, name);
-  return system(cmd) == 0;
+  return rsp_test_log_count(top, name, needle) > 0;
 }
 
 /* ---- the processes --------------------------------------------------------------------------- */

@@ -50,19 +50,10 @@ static char *in_pki(char *buf, size_t size, const char *rel) {
   return buf;
 }
 
-static void show_log(const char *name) {
-  char cmd[800];
-  snprintf(cmd, sizeof cmd, "tail -n 40 '%s/%s' >&2", top, name);
-  if (system(cmd) != 0) fprintf(stderr, "(no log %s)\n", name);
-}
+static void show_log(const char *name) { rsp_test_show_log(top, name); }
 
 static int log_count(const char *name, const char *needle) {
-  char cmd[1200], line[32] = "";
-  snprintf(cmd, sizeof cmd, "grep -c -- '%s' '%s/%s'", needle, top, name);
-  FILE *f = popen(cmd, "r");
-  if (f && !fgets(line, sizeof line, f)) line[0] = '\0';
-  if (f) pclose(f);
-  return atoi(line);
+  return rsp_test_log_count(top, name, needle);
 }
 
 static void write_text(const char *path, const char *text) {

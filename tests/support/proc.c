@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -131,4 +132,19 @@ bool rsp_test_wait_port(unsigned port, int timeout_ms) {
     sleep_ms(20);
   }
   return false;
+}
+
+void rsp_test_show_log(const char *dir, const char *name) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "tail -n 40 '%s/%s' >&2", dir, name);
+  if (system(cmd) != 0) fprintf(stderr, "(no log %s/%s)\n", dir, name);
+}
+
+int rsp_test_log_count(const char *dir, const char *name, const char *needle) {
+  char cmd[1600], line[32] = "";
+  snprintf(cmd, sizeof cmd, "grep -c -- '%s' '%s/%s' 2>/dev/null", needle, dir, name);
+  FILE *f = popen(cmd, "r");
+  if (f && !fgets(line, sizeof line, f)) line[0] = '\0';
+  if (f) pclose(f);
+  return atoi(line);
 }

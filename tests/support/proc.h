@@ -16,6 +16,11 @@ int rsp_test_stop(pid_t pid, int sig);
 unsigned rsp_test_free_port(void);
 /* The first of `n` (at most 64) consecutive such ports, all free a moment ago. */
 unsigned rsp_test_free_ports(unsigned n);
+/* The last 40 lines of dir/name on stderr (the log of a process that misbehaved). */
+void rsp_test_show_log(const char *dir, const char *name);
+/* How many lines of dir/name contain `needle` (a grep pattern without single quotes); 0 when the
+ * file is missing. */
+int rsp_test_log_count(const char *dir, const char *name, const char *needle);
 /* Waits until something accepts TCP connections on 127.0.0.1:port (up to timeout_ms). */
 bool rsp_test_wait_port(unsigned port, int timeout_ms);
 
