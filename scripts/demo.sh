@@ -17,7 +17,9 @@
 #
 # Usage: scripts/demo.sh [BUILD_DIR]
 # Environment: RSP_DEMO_DEVICES (default 1000), RSP_DEMO_POLL (device poll interval, default 5 s),
-# RSP_DEMO_KEEP=1 keeps the work directory, RSP_DEMO_JSON=FILE writes the summary as JSON.
+# RSP_DEMO_KEEP=1 keeps the work directory, RSP_DEMO_JSON=FILE writes the summary as JSON,
+# RSP_DEMO_EIM_STATE=URI runs the eIM on that store instead of a SQLite file in the work directory
+# (an empty PostgreSQL database: postgresql://USER@HOST:PORT/DB, see docs/eim.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -110,8 +112,13 @@ say "rsp-smdp: profiles of operator A ($devices) and operator B ($half), ES9+ :$
   --batch "$half:898824710000000000:001020000000000:operator-b:Operator B" \
   >"$work/smdp.log" 2>&1 &
 pids+=($!)
-say "rsp-eim: ESipa :$esipa, operator API :$api, SQLite store"
-"$bin/eim/rsp-eim" serve --pki "$pki" --state "$work/eim.db" --api-key-file "$work/api.key" \
+eim_state=${RSP_DEMO_EIM_STATE:-$work/eim.db}
+case $eim_state in
+postgres://* | postgresql://* | pg:*) store="PostgreSQL store" ;;
+*) store="SQLite store" ;;
+esac
+say "rsp-eim: ESipa :$esipa, operator API :$api, $store"
+"$bin/eim/rsp-eim" serve --pki "$pki" --state "$eim_state" --api-key-file "$work/api.key" \
   --listen "127.0.0.1:$esipa" --api-listen "127.0.0.1:$api" --fqdn "localhost:$esipa" \
   --threads 2 >"$work/eim.log" 2>&1 &
 pids+=($!)
