@@ -297,27 +297,54 @@ static void migrations(void) {
 
 /* ---- argument checks ------------------------------------------------------------------------- */
 
-static void bad_arguments(void) {
-  struct rsp_eim_store *s = open_store(":memory:");
+/* ---- bad arguments: refused with RSP_E_INVALID_ARG, and nothing written ---------------------- */
+
+/* One registered device (and, with an operation, one queued PSMO) to misuse the store on. */
+struct bad {
+  struct rsp_eim_store *s;
   char eid[RSP_EID_DIGITS + 1];
   struct rsp_eim_operation op;
   struct rsp_eim_device dev;
   struct rsp_buf pkg;
-  int64_t id = 0;
-  uint8_t res[8], txid[17] = {1};
+  int64_t id;
+  uint8_t res[8], txid[17];
   enum rsp_eim_record outcome;
-  static const char *const bad_eids[] = {
-      "8904903200000000000000000000001",   /* 31 */
-      "890490320000000000000000000000011", /* 33 */
-      "8904903200000000000000000000000A",  /* not a digit */
-      "89049032000000000000000000 00001",  /* space */
-      "",
-  };
-  eid_of(1, eid);
-  rsp_eim_operation_init(&op);
-  rsp_eim_device_init(&dev);
-  rsp_buf_init(&pkg, RSP_EIM_PACKAGE_MAX);
-  CHECK_OK(reg(s, eid, 1));
+};
+
+static void bad_open(struct bad *f, bool with_op) {
+  memset(f, 0, sizeof *f);
+  f->s = open_store(":memory:");
+  f->txid[0] = 1;
+  eid_of(1, f->eid);
+  rsp_eim_operation_init(&f->op);
+  rsp_eim_device_init(&f->dev);
+  rsp_buf_init(&f->pkg, RSP_EIM_PACKAGE_MAX);
+  CHECK_OK(reg(f->s, f->eid, 1));
+  if (with_op) CHECK_OK(enq(f->s, f->eid, RSP_EIM_OP_PSMO, 0, 0, T0, &f->id));
+}
+
+/* Nothing the refusals did changed the store: its audit holds `rows` (what bad_open and the
+ * case's valid calls wrote). */
+static void bad_close(struct bad *f, int rows) {
+  CHECK_EQ(audit_count(f->s, NULL), rows);
+  rsp_buf_free(&f->pkg);
+  rsp_eim_device_free(&f->dev);
+  rsp_eim_operation_free(&f->op);
+  rsp_eim_store_close(f->s);
+}
+
+static const char *const bad_eids[] = {
+    "8904903200000000000000000000001",   /* 31 */
+    "890490320000000000000000000000011", /* 33 */
+    "8904903200000000000000000000000A",  /* not a digit */
+    "89049032000000000000000000 00001",  /* space */
+    "",
+};
+
+/* Opening, EIDs, polls and registration. */
+static void bad_arguments(void) {
+  struct bad f;
+  bad_open(&f, false);
   {
     struct rsp_eim_store *none = NULL;
     CHECK_ERR(rsp_eim_store_sqlite_open(NULL, &none), RSP_E_INVALID_ARG);
@@ -326,186 +353,205 @@ static void bad_arguments(void) {
     CHECK(none == NULL);
   }
   for (size_t i = 0; i < sizeof bad_eids / sizeof bad_eids[0]; i++) {
-    CHECK_ERR(reg(s, bad_eids[i], 1), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_device_get(s, bad_eids[i], &dev), RSP_E_INVALID_ARG);
-    CHECK_ERR(enq(s, bad_eids[i], RSP_EIM_OP_PSMO, 0, 0, T0, &id), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_next_for_delivery(s, bad_eids[i], T0, &op, NULL), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_device_touch(s, bad_eids[i], T0, NULL), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_device_poll(s, bad_eids[i], T0, NULL, &dev, &op), RSP_E_INVALID_ARG);
+    CHECK_ERR(reg(f.s, bad_eids[i], 1), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_get(f.s, bad_eids[i], &f.dev), RSP_E_INVALID_ARG);
+    CHECK_ERR(enq(f.s, bad_eids[i], RSP_EIM_OP_PSMO, 0, 0, T0, &f.id), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_next_for_delivery(f.s, bad_eids[i], T0, &f.op, NULL),
+              RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_touch(f.s, bad_eids[i], T0, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_poll(f.s, bad_eids[i], T0, NULL, &f.dev, &f.op),
+              RSP_E_INVALID_ARG);
   }
-  CHECK_ERR(rsp_eim_store_device_poll(NULL, eid, T0, NULL, &dev, &op), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_device_poll(s, eid, T0, NULL, NULL, &op), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_device_poll(s, eid, T0, NULL, &dev, NULL), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_device_poll(s, eid, -1, NULL, &dev, &op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_poll(NULL, f.eid, T0, NULL, &f.dev, &f.op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_poll(f.s, f.eid, T0, NULL, NULL, &f.op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_poll(f.s, f.eid, T0, NULL, &f.dev, NULL), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_poll(f.s, f.eid, -1, NULL, &f.dev, &f.op), RSP_E_INVALID_ARG);
   CHECK_ERR(rsp_eim_store_flush(NULL), RSP_E_INVALID_ARG);
   CHECK_ERR(rsp_eim_store_flush_due(NULL), RSP_E_INVALID_ARG);
   CHECK_ERR(rsp_eim_store_set_touch_interval(NULL, 0), RSP_E_INVALID_ARG);
   CHECK_EQ(rsp_eim_store_touches_held(NULL), 0);
-  CHECK_ERR(reg(NULL, eid, 1), RSP_E_INVALID_ARG);
-  CHECK_ERR(reg(s, NULL, 1), RSP_E_INVALID_ARG);
-  CHECK_ERR(reg(s, eid, -1), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_device_register(s, NULL, T0), RSP_E_INVALID_ARG);
+  CHECK_ERR(reg(NULL, f.eid, 1), RSP_E_INVALID_ARG);
+  CHECK_ERR(reg(f.s, NULL, 1), RSP_E_INVALID_ARG);
+  CHECK_ERR(reg(f.s, f.eid, -1), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_device_register(f.s, NULL, T0), RSP_E_INVALID_ARG);
   {
     struct rsp_eim_device_new d = {0};
     static const uint8_t junk[] = {0x30, 0x05, 0x01};
-    d.eid = eid;
+    d.eid = f.eid;
     d.next_counter = 1;
-    CHECK_ERR(rsp_eim_store_device_register(s, &d, T0), RSP_E_INVALID_ARG); /* no eimId */
+    CHECK_ERR(rsp_eim_store_device_register(f.s, &d, T0), RSP_E_INVALID_ARG); /* no eimId */
     d.eim_id = "";
-    CHECK_ERR(rsp_eim_store_device_register(s, &d, T0), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_register(f.s, &d, T0), RSP_E_INVALID_ARG);
     d.eim_id = "\xff\xfe";
-    CHECK_ERR(rsp_eim_store_device_register(s, &d, T0), RSP_E_INVALID_ARG); /* not UTF-8 */
+    CHECK_ERR(rsp_eim_store_device_register(f.s, &d, T0), RSP_E_INVALID_ARG); /* not UTF-8 */
     d.eim_id = EIM_ID;
     d.euicc_cert = rsp_msg_slice(junk, sizeof junk); /* truncated DER */
-    CHECK_ERR(rsp_eim_store_device_register(s, &d, T0), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_register(f.s, &d, T0), RSP_E_INVALID_ARG);
   }
+  bad_close(&f, 1); /* registered */
+}
+
+/* Enqueueing, reading, failing, cancelling and listing operations. */
+static void bad_operation_arguments(void) {
+  struct bad f;
+  bad_open(&f, false);
   /* Operations. */
   {
-    struct rsp_eim_op_new r = {eid, RSP_EIM_OP_PSMO, SPEC, 0, 0};
+    struct rsp_eim_op_new r = {f.eid, RSP_EIM_OP_PSMO, SPEC, 0, 0};
     const char *bad_specs[] = {NULL, "", "[1,2]", "{\"a\":", "{\"a\":1,\"a\":2}", "\"text\""};
     for (size_t i = 0; i < sizeof bad_specs / sizeof bad_specs[0]; i++) {
       r.spec = bad_specs[i];
-      CHECK_ERR(rsp_eim_store_op_enqueue(s, &r, T0, &id), RSP_E_INVALID_ARG);
+      CHECK_ERR(rsp_eim_store_op_enqueue(f.s, &r, T0, &f.id), RSP_E_INVALID_ARG);
     }
     r.spec = SPEC;
     r.kind = 0;
-    CHECK_ERR(rsp_eim_store_op_enqueue(s, &r, T0, &id), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_enqueue(f.s, &r, T0, &f.id), RSP_E_INVALID_ARG);
     r.kind = 99;
-    CHECK_ERR(rsp_eim_store_op_enqueue(s, &r, T0, &id), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_enqueue(f.s, &r, T0, &f.id), RSP_E_INVALID_ARG);
     r.kind = RSP_EIM_OP_PSMO;
     r.not_before = -1;
-    CHECK_ERR(rsp_eim_store_op_enqueue(s, &r, T0, &id), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_enqueue(f.s, &r, T0, &f.id), RSP_E_INVALID_ARG);
     r.not_before = T0 + 10;
     r.expires_at = T0 + 10; /* expires before it may be sent */
-    CHECK_ERR(rsp_eim_store_op_enqueue(s, &r, T0, &id), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_enqueue(f.s, &r, T0, &f.id), RSP_E_INVALID_ARG);
     r.not_before = r.expires_at = 0;
-    CHECK_ERR(rsp_eim_store_op_enqueue(s, &r, -1, &id), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_op_enqueue(s, &r, T0, NULL), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_op_enqueue(s, NULL, T0, &id), RSP_E_INVALID_ARG);
-    CHECK_OK(rsp_eim_store_op_enqueue(s, &r, T0, &id));
+    CHECK_ERR(rsp_eim_store_op_enqueue(f.s, &r, -1, &f.id), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_enqueue(f.s, &r, T0, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_enqueue(f.s, NULL, T0, &f.id), RSP_E_INVALID_ARG);
+    CHECK_OK(rsp_eim_store_op_enqueue(f.s, &r, T0, &f.id));
   }
-  CHECK_ERR(rsp_eim_store_op_get(s, 0, &op), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_get(s, id, NULL), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_get_by_txid(s, rsp_msg_slice(txid, 17), &op), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_get_by_txid(s, rsp_msg_slice(txid, 0), &op), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_get_by_txid(s, rsp_msg_slice(NULL, 0), &op), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_fail(s, id, NULL, T0), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_fail(s, id, "", T0), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_cancel(s, -5, T0), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_get(f.s, 0, &f.op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_get(f.s, f.id, NULL), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_get_by_txid(f.s, rsp_msg_slice(f.txid, 17), &f.op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_get_by_txid(f.s, rsp_msg_slice(f.txid, 0), &f.op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_get_by_txid(f.s, rsp_msg_slice(NULL, 0), &f.op), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_fail(f.s, f.id, NULL, T0), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_fail(f.s, f.id, "", T0), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_cancel(f.s, -5, T0), RSP_E_INVALID_ARG);
   {
     struct rsp_eim_op_list l;
-    CHECK_ERR(rsp_eim_store_op_list(s, eid, 0, 0, &l), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_op_list(s, eid, 0, RSP_EIM_PAGE_MAX + 1, &l), RSP_E_INVALID_ARG);
-    CHECK_ERR(rsp_eim_store_op_list(s, eid, -1, 10, &l), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_list(f.s, f.eid, 0, 0, &l), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_list(f.s, f.eid, 0, RSP_EIM_PAGE_MAX + 1, &l), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_op_list(f.s, f.eid, -1, 10, &l), RSP_E_INVALID_ARG);
   }
+  bad_close(&f, 2); /* registered, enqueued */
+}
+
+/* Sending (package framing, counter and txid) and results. */
+static void bad_send_arguments(void) {
+  struct bad f;
+  bad_open(&f, true);
   /* Sending: package framing, counter and txid. */
-  psmo_package(eid, EIM_ID, 1, NULL, 0, &pkg);
-  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(s, id, rsp_msg_slice(pkg.data, pkg.len - 1),
-                                                       1, rsp_msg_slice(NULL, 0), T0),
+  psmo_package(f.eid, EIM_ID, 1, NULL, 0, &f.pkg);
+  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(
+                f.s, f.id, rsp_msg_slice(f.pkg.data, f.pkg.len - 1), 1, rsp_msg_slice(NULL, 0), T0),
             RSP_E_INVALID_ARG); /* truncated */
-  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(s, id, rsp_msg_slice(NULL, 0), 1,
+  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(f.s, f.id, rsp_msg_slice(NULL, 0), 1,
                                                        rsp_msg_slice(NULL, 0), T0),
             RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(s, id, rsp_msg_slice(pkg.data, pkg.len), -7,
-                                                       rsp_msg_slice(NULL, 0), T0),
+  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(
+                f.s, f.id, rsp_msg_slice(f.pkg.data, f.pkg.len), -7, rsp_msg_slice(NULL, 0), T0),
             RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(s, id, rsp_msg_slice(pkg.data, pkg.len), 1,
-                                                       rsp_msg_slice(txid, 17), T0),
+  CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(
+                f.s, f.id, rsp_msg_slice(f.pkg.data, f.pkg.len), 1, rsp_msg_slice(f.txid, 17), T0),
             RSP_E_INVALID_ARG);
   {
     struct rsp_buf two;
     rsp_buf_init(&two, 2 * RSP_EIM_PACKAGE_MAX);
-    CHECK_OK(rsp_buf_append(&two, pkg.data, pkg.len));
-    CHECK_OK(rsp_buf_append(&two, pkg.data, pkg.len)); /* trailing element */
-    CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(s, id, rsp_msg_slice(two.data, two.len), 1,
-                                                         rsp_msg_slice(NULL, 0), T0),
+    CHECK_OK(rsp_buf_append(&two, f.pkg.data, f.pkg.len));
+    CHECK_OK(rsp_buf_append(&two, f.pkg.data, f.pkg.len)); /* trailing element */
+    CHECK_ERR(rsp_eim_store_assign_counter_and_mark_sent(
+                  f.s, f.id, rsp_msg_slice(two.data, two.len), 1, rsp_msg_slice(NULL, 0), T0),
               RSP_E_INVALID_ARG);
     rsp_buf_free(&two);
   }
-  CHECK_ERR(rsp_eim_store_op_resent(s, 0, T0), RSP_E_INVALID_ARG);
-  CHECK_ERR(rsp_eim_store_op_results_checked(s, id, 0, T0), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_resent(f.s, 0, T0), RSP_E_INVALID_ARG);
+  CHECK_ERR(rsp_eim_store_op_results_checked(f.s, f.id, 0, T0), RSP_E_INVALID_ARG);
   /* Results. */
   {
     struct rsp_eim_result r = {0};
-    r.eid = eid;
+    r.eid = f.eid;
     r.counter = 1;
     r.seq_number = 1;
-    r.der = fake_result(res, 1, 0);
+    r.der = fake_result(f.res, 1, 0);
     r.state = RSP_EIM_OP_DONE;
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, NULL, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, NULL, NULL), RSP_E_INVALID_ARG);
     r.state = RSP_EIM_OP_QUEUED;
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, &outcome, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, &f.outcome, NULL), RSP_E_INVALID_ARG);
     r.state = RSP_EIM_OP_DONE;
     r.eid = NULL; /* neither EID nor txid */
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, &outcome, NULL), RSP_E_INVALID_ARG);
-    r.eid = eid;
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, &f.outcome, NULL), RSP_E_INVALID_ARG);
+    r.eid = f.eid;
     r.counter = RSP_EIM_NO_COUNTER; /* neither txid nor counter */
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, &outcome, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, &f.outcome, NULL), RSP_E_INVALID_ARG);
     r.counter = 1;
     r.der.len = 7; /* truncated */
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, &outcome, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, &f.outcome, NULL), RSP_E_INVALID_ARG);
     r.der.len = 8;
     r.summary = "not json";
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, &outcome, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, &f.outcome, NULL), RSP_E_INVALID_ARG);
     r.summary = NULL;
     r.seq_number = -5;
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, &outcome, NULL), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, &f.outcome, NULL), RSP_E_INVALID_ARG);
     r.seq_number = 1;
-    r.eim_transaction_id = rsp_msg_slice(txid, 17);
-    CHECK_ERR(rsp_eim_store_record_result(s, &r, T0, &outcome, NULL), RSP_E_INVALID_ARG);
+    r.eim_transaction_id = rsp_msg_slice(f.txid, 17);
+    CHECK_ERR(rsp_eim_store_record_result(f.s, &r, T0, &f.outcome, NULL), RSP_E_INVALID_ARG);
   }
+  bad_close(&f, 2); /* registered, enqueued */
+}
+
+/* Notifications, device lists, profiles, audit. */
+static void bad_other_arguments(void) {
+  struct bad f;
+  bad_open(&f, false);
   /* Notifications, devices, profiles, audit. */
   {
     struct rsp_eim_notification_new n = {
-        eid, 1, RSP_EIM_NOTIF_INSTALL, "894400000000000001", fake_result(res, 1, 0), NULL};
+        f.eid, 1, RSP_EIM_NOTIF_INSTALL, "894400000000000001", fake_result(f.res, 1, 0), NULL};
     n.iccid = "89440000000000000A";
-    CHECK_ERR(rsp_eim_store_record_notification(s, &n, T0, &outcome), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_notification(f.s, &n, T0, &f.outcome), RSP_E_INVALID_ARG);
     n.iccid = "8944";
-    CHECK_ERR(rsp_eim_store_record_notification(s, &n, T0, &outcome), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_notification(f.s, &n, T0, &f.outcome), RSP_E_INVALID_ARG);
     n.iccid = NULL;
     n.kind = 0;
-    CHECK_ERR(rsp_eim_store_record_notification(s, &n, T0, &outcome), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_notification(f.s, &n, T0, &f.outcome), RSP_E_INVALID_ARG);
     n.kind = RSP_EIM_NOTIF_INSTALL;
     n.seq_number = -1;
-    CHECK_ERR(rsp_eim_store_record_notification(s, &n, T0, &outcome), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_notification(f.s, &n, T0, &f.outcome), RSP_E_INVALID_ARG);
     n.seq_number = 1;
     n.der = rsp_msg_slice(NULL, 0);
-    CHECK_ERR(rsp_eim_store_record_notification(s, &n, T0, &outcome), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_record_notification(f.s, &n, T0, &f.outcome), RSP_E_INVALID_ARG);
   }
   {
     struct rsp_eim_device_summary page[2];
     size_t n = 9;
-    CHECK_ERR(rsp_eim_store_device_list(s, NULL, page, 0, &n), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_list(f.s, NULL, page, 0, &n), RSP_E_INVALID_ARG);
     CHECK_EQ(n, 0);
-    CHECK_ERR(rsp_eim_store_device_list(s, "123", page, 2, &n), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_device_list(f.s, "123", page, 2, &n), RSP_E_INVALID_ARG);
   }
   {
     struct rsp_eim_profile p[2] = {{"8944000000000000011", RSP_EIM_PROFILE_ENABLED, "a", 2, 0},
                                    {"8944000000000000029", RSP_EIM_PROFILE_ENABLED, "b", 2, 0}};
-    CHECK_ERR(rsp_eim_store_profiles_set(s, eid, p, 2, T0), RSP_E_INVALID_ARG); /* two enabled */
+    CHECK_ERR(rsp_eim_store_profiles_set(f.s, f.eid, p, 2, T0),
+              RSP_E_INVALID_ARG); /* two enabled */
     p[1].state = RSP_EIM_PROFILE_DISABLED;
     p[1].profile_class = 7;
-    CHECK_ERR(rsp_eim_store_profiles_set(s, eid, p, 2, T0), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_profiles_set(f.s, f.eid, p, 2, T0), RSP_E_INVALID_ARG);
     p[1].profile_class = -1;
     strcpy(p[1].iccid, p[0].iccid);
-    CHECK_ERR(rsp_eim_store_profiles_set(s, eid, p, 2, T0), RSP_E_INVALID_ARG); /* twice */
-    CHECK_ERR(rsp_eim_store_profiles_set(s, eid, NULL, 2, T0), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_profiles_set(f.s, f.eid, p, 2, T0), RSP_E_INVALID_ARG); /* twice */
+    CHECK_ERR(rsp_eim_store_profiles_set(f.s, f.eid, NULL, 2, T0), RSP_E_INVALID_ARG);
   }
   {
     struct rsp_eim_audit_query q = {"123", 0, 0, 10};
     struct rsp_eim_audit_list l;
-    CHECK_ERR(rsp_eim_store_audit_list(s, &q, &l), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_audit_list(f.s, &q, &l), RSP_E_INVALID_ARG);
     q.eid = NULL;
     q.limit = 0;
-    CHECK_ERR(rsp_eim_store_audit_list(s, &q, &l), RSP_E_INVALID_ARG);
+    CHECK_ERR(rsp_eim_store_audit_list(f.s, &q, &l), RSP_E_INVALID_ARG);
   }
   CHECK_ERR(rsp_eim_euicc_data_from_msg(NULL, NULL), RSP_E_INVALID_ARG);
-  /* Nothing of the above changed the store. */
-  CHECK_EQ(audit_count(s, NULL), 2); /* registered, enqueued */
-  rsp_buf_free(&pkg);
-  rsp_eim_device_free(&dev);
-  rsp_eim_operation_free(&op);
-  rsp_eim_store_close(s);
+  bad_close(&f, 1); /* registered */
 }
 
 /* ---- unknown EIDs ---------------------------------------------------------------------------- */
@@ -2449,7 +2495,7 @@ static void pg_retry(void) {}
 
 // clang-format off
 static const struct rsp_test_case cases[] = {
-    T(migrations), T(bad_arguments), T(unknown_eid), T(queue_order), T(redelivery), T(timing),
+    T(migrations), T(bad_arguments), T(bad_operation_arguments), T(bad_send_arguments), T(bad_other_arguments), T(unknown_eid), T(queue_order), T(redelivery), T(timing),
     T(counter_across_reopen), T(counter_exhausted), T(txid_unique), T(duplicate_result),
     T(notifications), T(devices), T(device_poll), T(last_seen_batched),
     T(last_seen_never_backwards), T(last_seen_batches), T(stats_and_rollback), T(crash_safety),
