@@ -24,6 +24,19 @@
   "eid, seq_number, kind, iccid, der, received, forwarded_at, forward_address"
 #define RSP__EIM_AUDIT_COLS "id, time, eid, operation_id, event, detail, der"
 
+/* The invariants of an operation row, the same in both backends' schemas (the exactly-once state
+ * machine of docs/eim.md as CHECK constraints): a package exactly when sent, a result only after
+ * a send and always when done, a counter exactly for signed kinds once sent. */
+#define RSP__EIM_OP_CHECKS                                                                         \
+  " CHECK ((package IS NULL) = (sent_count = 0)),"                                                 \
+  " CHECK (state <> 'queued' OR sent_count = 0),"                                                  \
+  " CHECK (state <> 'sent' OR (package IS NOT NULL AND result IS NULL)),"                          \
+  " CHECK (state <> 'done' OR result IS NOT NULL),"                                                \
+  " CHECK (result IS NULL OR sent_count > 0),"                                                     \
+  " CHECK (checked_count <= sent_count),"                                                          \
+  " CHECK (counter IS NULL OR kind IN ('psmo', 'eco')),"                                           \
+  " CHECK (sent_count = 0 OR kind NOT IN ('psmo', 'eco') OR counter IS NOT NULL)"
+
 /* The end of next_for_delivery in both backends: a queued head not due yet is no head; *op is
  * cleared unless `found` is RSP_OK. Returns the outcome. */
 rsp_err_t rsp__eim_head_due(struct rsp_eim_operation *op, int64_t now, rsp_err_t found);
